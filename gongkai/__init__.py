@@ -1,0 +1,1 @@
+"""Gongkai: publish budget performance targets as a static website."""
