@@ -1,0 +1,190 @@
+"""Read YAML into a node tree that keeps line and column of every value.
+
+Only what the content format allows gets through: UTF-8 text under a size cap, no anchors or
+aliases, no tags outside the YAML core schema, no duplicate keys. Everything else becomes a
+`Problem` naming file, line and column; nothing here raises on bad input.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from .errors import Problem
+
+try:  # libyaml is 10x faster; the pure-Python loader is the fallback, never the default.
+    from yaml import CSafeLoader as Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as Loader
+
+MAX_BYTES = 10 * 1024 * 1024
+MAX_DEPTH = 64
+
+CORE_TAGS = {
+    "tag:yaml.org,2002:" + t
+    for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")
+}
+
+
+def read_text(path: Path, label: str) -> tuple[Optional[str], list[Problem]]:
+    """The file's text, or problems if it is too big, not UTF-8, or unreadable."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_BYTES:
+            return None, [Problem(label, 1, 1, f"file is {size} bytes; the limit is {MAX_BYTES} (10 MB)",
+                                  hint="split the document or remove pasted binary data")]
+        data = path.read_bytes()
+    except OSError as exc:
+        return None, [Problem(label, 1, 1, f"cannot read file: {exc.strerror or exc}")]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        hint = "save the file as UTF-8"
+        try:
+            data.decode("gb18030")
+            hint = ("the file looks GBK/GB18030-encoded; convert it with "
+                    f"`iconv -f GB18030 -t UTF-8 {path.name} > new.yaml` or save it as UTF-8 in your editor")
+        except UnicodeDecodeError:
+            pass
+        return None, [Problem(label, line, column, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", hint=hint)]
+    if text.startswith("\ufeff"):
+        text = text[1:]  # A BOM from Windows editors is harmless: drop it, keep positions.
+    return text, []
+
+
+def parse(text: str, label: str) -> tuple[Optional[Node], list[Problem]]:
+    """Compose `text` into a checked node tree; (None, problems) on any structural error."""
+    if not text.strip():
+        return None, [Problem(label, 1, 1, "file is empty", hint="see docs/content-format.md for what it must hold")]
+    problems = _anchor_problems(text, label) if ("&" in text or "*" in text) else []
+    try:
+        node = yaml.compose(text, Loader=Loader)
+    except yaml.MarkedYAMLError as exc:
+        return None, problems + [_syntax_problem(exc, label, text)]
+    except yaml.YAMLError as exc:  # pragma: no cover - libyaml always gives marks
+        return None, [Problem(label, 1, 1, f"YAML error: {exc}")]
+    except RecursionError:
+        return None, [Problem(label, 1, 1, "nesting is too deep", hint=f"content never needs more than {MAX_DEPTH} levels")]
+    if node is None:
+        return None, [Problem(label, 1, 1, "file holds no data", hint="see docs/content-format.md")]
+    tree_problems, fatal = check_tree(node, label, report_aliases=not problems)
+    return (None if fatal else node), problems + tree_problems
+
+
+def load_file(path: Path, label: Optional[str] = None) -> tuple[Optional[Node], list[Problem]]:
+    label = label or str(path)
+    text, problems = read_text(Path(path), label)
+    if text is None:
+        return None, problems
+    return parse(text, label)
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, label: str, text: str) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+    message = (exc.problem or str(exc)).strip()
+    if exc.context:
+        message = f"{exc.context.strip()}: {message}"
+    hint = "check the indentation and the `key: value` form on this line and the one above"
+    lines = text.splitlines()
+    if "\t" in message or (mark and 0 < line <= len(lines) and "\t" in lines[line - 1][: column]):
+        hint = "YAML indentation must use spaces, not tabs"
+    elif "mapping values are not allowed" in message:
+        hint = "a value containing ': ' must be quoted, or the key above is indented wrongly"
+    return Problem(label, line, column, f"YAML syntax error: {message}", hint=hint)
+
+
+def _anchor_problems(text: str, label: str) -> list[Problem]:
+    """Anchors and aliases are refused before composing: an alias bomb never expands."""
+    problems = []
+    try:
+        for event in yaml.parse(text, Loader=Loader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                kind = "alias" if isinstance(event, yaml.AliasEvent) else "anchor"
+                mark = event.start_mark
+                problems.append(Problem(
+                    label, mark.line + 1, mark.column + 1,
+                    f"YAML {kind} `{'*' if kind == 'alias' else '&'}{event.anchor}` is not allowed",
+                    hint="write the value out in full where it is used; if the text itself starts "
+                         "with & or *, put it in quotes"))
+                if len(problems) >= 20:
+                    break
+    except yaml.MarkedYAMLError:
+        return []  # compose reports the syntax error with its position
+    return problems
+
+
+def check_tree(root: Node, label: str, report_aliases: bool = True) -> tuple[list[Problem], bool]:
+    """Tags, duplicate keys, depth and shared nodes, checked without recursion.
+
+    Returns (problems, fatal). The tree is repaired so that the schema check can still run
+    and report its own problems: a second use of a node (an alias) becomes an empty value,
+    so nothing is ever expanded, and a disallowed tag is dropped. Only too deep a tree is fatal.
+    """
+    problems: list[Problem] = []
+    fatal = False
+    seen: set[int] = set()
+    stack = [(root, 1, None, None)]
+    while stack:
+        node, depth, parent, index = stack.pop()
+        if id(node) in seen:
+            if report_aliases:
+                problems.append(Problem.at(label, node, "YAML alias is not allowed"))
+            # An empty value of the same kind: the schema check goes on without expanding anything.
+            empty = {MappingNode: (MappingNode, []), SequenceNode: (SequenceNode, [])}.get(
+                type(node), (ScalarNode, ""))
+            _replace(parent, index, empty[0](node.tag, empty[1], node.start_mark, node.end_mark))
+            continue
+        seen.add(id(node))
+        if node.tag not in CORE_TAGS:
+            problems.append(Problem.at(label, node, f"YAML tag `{node.tag}` is not allowed",
+                                       hint="remove the `!…` tag; content holds plain text, numbers and lists only"))
+            node.tag = {MappingNode: "map", SequenceNode: "seq"}.get(type(node), "str")
+            node.tag = "tag:yaml.org,2002:" + node.tag
+        if depth > MAX_DEPTH:
+            problems.append(Problem.at(label, node, f"nesting deeper than {MAX_DEPTH} levels",
+                                       hint="check the indentation"))
+            fatal = True
+            break
+        if isinstance(node, MappingNode):
+            first: dict[str, Node] = {}
+            for key, value in node.value:
+                if isinstance(key, ScalarNode):
+                    if key.value == "<<" and key.tag == "tag:yaml.org,2002:merge":
+                        problems.append(Problem.at(label, key, "YAML merge key `<<` is not allowed"))
+                    elif key.value in first:
+                        earlier = first[key.value].start_mark.line + 1
+                        problems.append(Problem.at(
+                            label, key, f"duplicate key {key.value!r} (first written on line {earlier})",
+                            hint="keep one of them; YAML would silently use only the last"))
+                    else:
+                        first[key.value] = key
+                else:
+                    problems.append(Problem.at(label, key, "a key must be a plain word, not a list or mapping"))
+                    fatal = True
+            stack.extend((value, depth + 1, node, i) for i, (_, value) in enumerate(node.value))
+        elif isinstance(node, SequenceNode):
+            stack.extend((item, depth + 1, node, i) for i, item in enumerate(node.value))
+    problems.sort(key=lambda p: (p.line, p.column))
+    return problems, fatal
+
+
+def _replace(parent: Optional[Node], index: Optional[int], new: Node) -> None:
+    if isinstance(parent, MappingNode):
+        parent.value[index] = (parent.value[index][0], new)
+    elif isinstance(parent, SequenceNode):
+        parent.value[index] = new
+
+
+def plain(node: Node):
+    """Python values for a checked node tree (used for small files such as the config)."""
+    return yaml.constructor.SafeConstructor().construct_document(node)
+
+
+def resolved(node: ScalarNode):
+    """The Python value YAML would give a scalar (str, int, float, bool, None, date)."""
+    return yaml.constructor.SafeConstructor().construct_object(node)

@@ -1,0 +1,394 @@
+"""Check a content file's node tree against the content format and build the model from it.
+
+Every problem is collected (never the first only), each naming file, line, column, key path,
+what was expected and what was found. See docs/content-format.md for the format itself.
+"""
+from __future__ import annotations
+
+import datetime
+import difflib
+import re
+from decimal import Decimal
+from pathlib import Path, PurePosixPath
+from typing import Callable, Optional
+
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from . import load
+from .errors import NOTE, Problem
+from .model import (Agency, AgencyYear, Document, Indicator, Original, Part, ParsedValue,
+                    PlanPoint, Pos, Project, Section, TocEntry, Unplaced)
+
+T = "tag:yaml.org,2002:"
+AMOUNT_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+URL_SAFE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+HTML_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>|<!--")
+MD_LINK_RE = re.compile(r"\]\(\s*<?([^)\s>]*)|^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)|<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*)>",
+                        re.MULTILINE)
+SAFE_SCHEMES = ("http:", "https:", "mailto:")
+COMPARATORS = {"≥", ">", "≤", "<", "="}
+
+
+class Ctx:
+    """Where we are: the file label and the problems found so far."""
+
+    def __init__(self, label: str):
+        self.label = label
+        self.problems: list[Problem] = []
+
+    def error(self, node: Optional[Node], key: str, message: str, hint: str = "") -> None:
+        self.problems.append(Problem.at(self.label, node, message, key=key, hint=hint))
+
+    def note(self, node: Optional[Node], key: str, message: str, hint: str = "") -> None:
+        self.problems.append(Problem.at(self.label, node, message, key=key, hint=hint, severity=NOTE))
+
+    def pos(self, node: Node) -> Pos:
+        return Pos(self.label, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def describe(node: Node) -> str:
+    """What YAML made of a node, in words an editor understands."""
+    if isinstance(node, MappingNode):
+        return "a mapping (key: value lines)"
+    if isinstance(node, SequenceNode):
+        return "a list"
+    tag, raw = node.tag, node.value
+    if tag == T + "str":
+        return f"the text {raw!r}"
+    value = load.resolved(node)
+    if tag == T + "bool":
+        return f"{raw} (YAML reads unquoted {raw} as the boolean {str(value).lower()})"
+    if tag == T + "int":
+        same = str(value) == raw
+        return f"the number {raw}" + ("" if same else f" (YAML reads unquoted {raw} as {value})")
+    if tag == T + "float":
+        same = repr(value) == raw
+        return f"the number {raw}" + ("" if same else f" (YAML reads unquoted {raw} as {value})")
+    if tag == T + "null":
+        return "nothing"
+    if tag == T + "timestamp":
+        return f"the date {raw}"
+    return repr(raw)
+
+
+# --- scalar converters: (ctx, node, key) -> value or None ----------------------------------
+
+def text(ctx: Ctx, node: Node, key: str) -> Optional[str]:
+    if isinstance(node, ScalarNode) and node.tag == T + "null":
+        return None
+    if not isinstance(node, ScalarNode) or node.tag != T + "str":
+        hint = ""
+        if isinstance(node, ScalarNode):
+            hint = f'write it in quotes to keep it as printed: "{node.value}"'
+        ctx.error(node, key, f"expected text, found {describe(node)}", hint)
+        return None
+    value = node.value
+    if HTML_RE.search(value):
+        ctx.note(node, key, "text looks like HTML; it will be shown exactly as typed, not as markup")
+    return value
+
+
+def markdown(ctx: Ctx, node: Node, key: str) -> Optional[str]:
+    value = text(ctx, node, key)
+    if value:
+        for match in MD_LINK_RE.finditer(value):
+            dest = next(g for g in match.groups() if g is not None)
+            scheme = dest.split("/", 1)[0].lower()
+            if ":" in scheme and not scheme.startswith(SAFE_SCHEMES):
+                ctx.error(node, key, f"link to {dest!r} is not allowed",
+                          hint="links may only be http(s)://, mailto: or relative")
+    return value
+
+
+def amount(ctx: Ctx, node: Node, key: str) -> Optional[Decimal]:
+    if isinstance(node, ScalarNode) and node.tag == T + "null":
+        return None
+    if (isinstance(node, ScalarNode) and node.tag in (T + "int", T + "float", T + "str")
+            and AMOUNT_RE.match(node.value.strip())):
+        return Decimal(node.value.strip())  # the file's own digits: 4000.00 stays 4000.00
+    ctx.error(node, key, f"expected an amount written as printed, like 4000.00, found {describe(node)}",
+              hint="digits with an optional decimal point; no commas, units or spaces")
+    return None
+
+
+def integer(ctx: Ctx, node: Node, key: str) -> Optional[int]:
+    if isinstance(node, ScalarNode) and node.tag == T + "int" and node.value.isdigit():
+        return int(node.value)
+    ctx.error(node, key, f"expected a whole number, found {describe(node)}")
+    return None
+
+
+def year(ctx: Ctx, node: Node, key: str) -> Optional[int]:
+    value = integer(ctx, node, key)
+    if value is not None and not 1949 <= value <= 2200:
+        ctx.error(node, key, f"expected a budget year such as 2022, found {value}")
+        return None
+    return value
+
+
+def page(ctx: Ctx, node: Node, key: str):
+    if isinstance(node, ScalarNode) and node.tag == T + "int" and node.value.isdigit():
+        return int(node.value)
+    return text(ctx, node, key)
+
+
+def boolean(ctx: Ctx, node: Node, key: str) -> Optional[bool]:
+    if isinstance(node, ScalarNode) and node.tag == T + "bool":
+        return bool(load.resolved(node))
+    ctx.error(node, key, f"expected true or false, found {describe(node)}")
+    return None
+
+
+def date(ctx: Ctx, node: Node, key: str) -> Optional[datetime.date]:
+    if isinstance(node, ScalarNode) and node.tag in (T + "timestamp", T + "str"):
+        try:
+            return datetime.date.fromisoformat(node.value.strip())
+        except ValueError:
+            pass
+    ctx.error(node, key, f"expected a date like 2022-02-15, found {describe(node)}")
+    return None
+
+
+# --- structure ---------------------------------------------------------------------------
+
+Spec = dict[str, tuple[Callable, bool]]
+
+
+def mapping(ctx: Ctx, node: Node, key: str, spec: Spec) -> Optional[dict]:
+    """Convert a mapping by `spec` (name -> (converter, required)); unknown keys are errors."""
+    if not isinstance(node, MappingNode):
+        ctx.error(node, key, f"expected a mapping (key: value lines), found {describe(node)}")
+        return None
+    out: dict = {}
+    for key_node, value_node in node.value:
+        name = key_node.value if isinstance(key_node, ScalarNode) else "?"
+        path = f"{key}.{name}" if key else name
+        if name not in spec:
+            close = difflib.get_close_matches(name, spec, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "allowed keys: " + ", ".join(spec)
+            ctx.error(key_node, path, "unknown key", hint)
+            continue
+        value = spec[name][0](ctx, value_node, path)
+        if value is not None:
+            out[name] = value
+        elif spec[name][1] and not _has_error_at(ctx, value_node):
+            ctx.error(value_node, path, "required value is empty")
+    for name, (_, required) in spec.items():
+        if required and name not in out and not any(
+                isinstance(k, ScalarNode) and k.value == name for k, _ in node.value):
+            ctx.error(node, f"{key}.{name}" if key else name, f"missing required key {name!r}")
+    return out
+
+
+def _has_error_at(ctx: Ctx, node: Node) -> bool:
+    line, col = node.start_mark.line + 1, node.start_mark.column + 1
+    return any(p.line == line and p.column == col and p.is_error for p in ctx.problems)
+
+
+def seq(item: Callable) -> Callable:
+    def convert(ctx: Ctx, node: Node, key: str):
+        if isinstance(node, ScalarNode) and node.tag == T + "null":
+            return ()
+        if not isinstance(node, SequenceNode):
+            ctx.error(node, key, f"expected a list (lines starting with '- '), found {describe(node)}")
+            return None
+        items = (item(ctx, n, f"{key}[{i}]") for i, n in enumerate(node.value))
+        return tuple(x for x in items if x is not None)
+    return convert
+
+
+def record(cls, spec: Spec, with_pos: bool = True, post: Optional[Callable] = None) -> Callable:
+    def convert(ctx: Ctx, node: Node, key: str):
+        values = mapping(ctx, node, key, spec)
+        if values is None or any(spec[n][1] and n not in values for n in spec):
+            return None
+        if post is not None:
+            post(ctx, node, key, values)
+        if with_pos:
+            values["pos"] = ctx.pos(node)
+        return cls(**values)
+    return convert
+
+
+def _check_parsed(ctx: Ctx, node: Node, key: str, values: dict) -> None:
+    parsed = values.get("parsed")
+    if parsed is None:
+        return
+    if parsed.comparator not in COMPARATORS:
+        ctx.error(node, key + ".parsed.comparator", f"expected one of {' '.join(sorted(COMPARATORS))}, "
+                  f"found {parsed.comparator!r}")
+    printed = values.get("value") or ""
+    number = format(parsed.number, "f")
+    if number not in printed.replace(" ", ""):
+        ctx.error(node, key + ".parsed.number",
+                  f"{number} does not occur in the printed value {printed!r}",
+                  hint="`parsed` states how the printed value reads; it cannot add a number")
+
+
+def _check_slug(ctx: Ctx, node: Node, key: str, values: dict) -> None:
+    slug = values.get("slug")
+    if slug is not None and not SLUG_RE.match(slug):
+        ctx.error(node, key + ".slug", f"slug {slug!r} may hold only a-z, 0-9 and '-'")
+    if slug is None:
+        code = values.get("code")
+        if code is None and not any(isinstance(k, ScalarNode) and k.value == "code" for k, _ in node.value):
+            ctx.error(node, key, "needs `code` (as printed) or `slug` (chosen) to name its pages")
+        elif code is not None and not URL_SAFE_RE.match(code):
+            ctx.error(node, key + ".code", f"code {code!r} cannot name a web address",
+                      hint="add `slug:` with a-z, 0-9 and '-' to use instead")
+
+
+def _parsed_value(ctx: Ctx, node: Node, key: str):
+    values = mapping(ctx, node, key, {"comparator": (text, True), "number": (amount, True),
+                                      "unit": (text, False)})
+    if values is None or "comparator" not in values or "number" not in values:
+        return None
+    return ParsedValue(values["comparator"], values["number"], values.get("unit"))
+
+
+TOC = record(TocEntry, {"text": (text, True), "page": (page, False)}, with_pos=False)
+INDICATOR = record(Indicator, {
+    "level1": (text, False), "level2": (text, False), "level3": (text, False),
+    "description": (text, False), "value": (text, False), "basis": (text, False),
+    "parsed": (_parsed_value, False)}, post=_check_parsed)
+PLAN = record(PlanPoint, {"period": (text, True), "value": (amount, False)}, with_pos=False)
+PROJECT = record(Project, {
+    "number": (text, False), "title": (text, True), "toc": (TOC, False),
+    "agency_line": (text, False), "unit": (text, False), "code": (text, False),
+    "name": (text, False), "budget": (amount, False), "fiscal": (amount, False),
+    "other": (amount, False), "purpose": (text, False), "plan": (seq(PLAN), False),
+    "goals": (text, False), "indicators": (seq(INDICATOR), False), "remarks": (text, False)})
+
+
+def _section(ctx: Ctx, node: Node, key: str):
+    return SECTION(ctx, node, key)
+
+
+SECTION = record(Section, {
+    "number": (text, False), "title": (text, True), "toc": (TOC, False),
+    "text": (markdown, False), "sections": (seq(_section), False)})
+PART = record(Part, {
+    "number": (text, False), "title": (text, True), "toc": (TOC, False),
+    "text": (markdown, False), "sections": (seq(SECTION), False),
+    "projects": (seq(PROJECT), False)})
+AGENCY = record(Agency, {"name": (text, True), "code": (text, False), "slug": (text, False),
+                         "region": (text, True)}, with_pos=False, post=_check_slug)
+DOCUMENT = record(Document, {
+    "title": (text, False), "status": (text, False), "compiler": (text, False),
+    "reviewer": (text, False), "published": (date, False), "toc_printed": (boolean, False)},
+    with_pos=False)
+ORIGINAL = record(Original, {"file": (text, True), "title": (text, True), "note": (text, False)},
+                  with_pos=False)
+UNPLACED = record(Unplaced, {"line": (integer, True), "text": (text, True)}, with_pos=False)
+TOP: Spec = {
+    "year": (year, True), "agency": (AGENCY, True), "document": (DOCUMENT, False),
+    "unit": (text, True), "originals": (seq(ORIGINAL), False), "preamble": (markdown, False),
+    "parts": (seq(PART), True), "unplaced": (seq(UNPLACED), False)}
+
+
+def build_model(root: Node, label: str) -> tuple[Optional[AgencyYear], list[Problem]]:
+    """The model for one checked node tree, or None with the problems that prevent it."""
+    ctx = Ctx(label)
+    values = mapping(ctx, root, "", TOP)
+    if values is None or any(p.is_error for p in ctx.problems):
+        return None, ctx.problems
+    if not values["parts"]:
+        ctx.error(root, "parts", "the document needs at least one part")
+        return None, ctx.problems
+    values["source"] = label
+    values["pos"] = ctx.pos(root)
+    return AgencyYear(**values), ctx.problems
+
+
+# --- whole files ---------------------------------------------------------------------------
+
+def unsafe_file_name(name: str) -> Optional[str]:
+    """Why `name` cannot be an original file's name, or None if it is safe."""
+    if not name or name in (".", ".."):
+        return "is empty"
+    if "\x00" in name:
+        return "contains a NUL character"
+    if "\\" in name:
+        return "contains a backslash"
+    if name.startswith("/") or PurePosixPath(name).is_absolute() or re.match(r"^[A-Za-z]:", name):
+        return "is an absolute path"
+    if "/" in name or name.startswith("."):
+        return "must be a plain file name inside the agency's folder (no folders, no leading dot)"
+    if any(ord(c) < 32 for c in name):
+        return "contains a control character"
+    return None
+
+
+def check_location(ctx: Ctx, root: Node, year_: AgencyYear, path: Path, content_dir: Path) -> None:
+    """The file must sit at content/{year}/{ident}.yaml; its originals beside it, inside content/."""
+    ident = year_.agency.ident
+    try:
+        rel = path.resolve().relative_to(content_dir.resolve())
+    except ValueError:
+        rel = None
+    expected = f"{year_.year}/{ident}.yaml"
+    if rel is not None and rel.as_posix() != expected:
+        ctx.error(root, "", f"file is at content/{rel.as_posix()} but its year and agency put it at content/{expected}",
+                  hint="rename the file, or correct `year` / `agency.code` / `agency.slug`")
+    folder = path.parent / ident
+    content_real = content_dir.resolve()
+    for i, original in enumerate(year_.originals):
+        node = _find(root, ["originals", i, "file"])
+        key = f"originals[{i}].file"
+        why = unsafe_file_name(original.file)
+        if why:
+            ctx.error(node, key, f"file name {original.file!r} {why}",
+                      hint=f"put the file in content/{year_.year}/{ident}/ and give its plain name")
+            continue
+        target = folder / original.file
+        real = target.resolve()
+        if not real.is_relative_to(content_real):
+            ctx.error(node, key, f"{original.file!r} leads outside content/ (through a symlink)",
+                      hint="copy the file into the folder instead of linking it")
+        elif not target.is_file():
+            ctx.error(node, key, f"original file not found: content/{year_.year}/{ident}/{original.file}",
+                      hint="add the file there, or correct the name")
+
+
+def _find(node: Node, path: list) -> Node:
+    """The node at `path` (keys and indexes) below `node`, or the deepest one found."""
+    for step in path:
+        if isinstance(step, int) and isinstance(node, SequenceNode) and step < len(node.value):
+            node = node.value[step]
+        elif isinstance(step, str) and isinstance(node, MappingNode):
+            match = [v for k, v in node.value if isinstance(k, ScalarNode) and k.value == step]
+            if not match:
+                return node
+            node = match[0]
+        else:
+            return node
+    return node
+
+
+def find_node(root: Node, path: list) -> Node:
+    return _find(root, path)
+
+
+def validate_file(path: Path, content_dir: Path, regions: Optional[tuple[str, ...]],
+                  label: Optional[str] = None) -> tuple[Optional[AgencyYear], list[Problem]]:
+    """Load, check and model one agency-year file. Errors mean None; notes may come with a model."""
+    label = label or str(path)
+    root, problems = load.load_file(path, label)
+    if root is None:
+        return None, problems
+    model, schema_problems = build_model(root, label)
+    problems = problems + schema_problems
+    if model is None or any(p.is_error for p in problems):
+        return None, problems
+    ctx = Ctx(label)
+    check_location(ctx, root, model, path, content_dir)
+    if regions is not None and model.agency.region not in regions:
+        close = difflib.get_close_matches(model.agency.region, regions, n=1)
+        ctx.error(_find(root, ["agency", "region"]), "agency.region",
+                  f"region {model.agency.region!r} is not listed in site_config.yaml",
+                  hint=(f"did you mean {close[0]!r}? " if close else "") + "add it under `regions:` there")
+    problems = problems + ctx.problems
+    if any(p.is_error for p in problems):
+        return None, problems
+    return model, problems
