@@ -1,0 +1,48 @@
+"""Find and load every agency-year file under content/, with checks across files."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Optional
+
+from .config import Config
+from .errors import Problem, relpath, sort_key
+from .model import AgencyYear
+from .validate import validate_file
+
+
+def find_files(paths: Iterable[Path]) -> list[Path]:
+    """Agency-year files: given files as they are, folders searched for content/{year}/*.yaml."""
+    found: set[Path] = set()
+    for path in paths:
+        if not path.exists():
+            raise FileNotFoundError(path)
+        if path.is_dir():
+            found.update(p for p in path.rglob("*.yaml") if p.parent.name.isdigit())
+        else:
+            found.add(path)
+    return sorted(found)
+
+
+def load_content(config: Config, paths: Optional[list[Path]] = None) -> tuple[list[AgencyYear], list[Problem]]:
+    """Every agency year (sorted by year, newest first, then identifier) and all problems."""
+    files = find_files(paths or [config.content_dir])
+    years: list[AgencyYear] = []
+    problems: list[Problem] = []
+    for path in files:
+        label = relpath(path, config.root)
+        model, found = validate_file(path, config.content_dir, config.regions, label)
+        problems += found
+        if model is not None:
+            years.append(model)
+    seen: dict[tuple[int, str], AgencyYear] = {}
+    for year in years:
+        key = (year.year, year.agency.ident)
+        if key in seen:
+            problems.append(Problem(year.source, 1, 1,
+                                    f"two agency years with one address /{key[0]}/{key[1]}/: "
+                                    f"this file and {seen[key].source}",
+                                    hint="give one of them another `agency.slug`"))
+        seen[key] = year
+    years.sort(key=lambda y: (-y.year, y.agency.ident))
+    problems.sort(key=sort_key)
+    return years, problems

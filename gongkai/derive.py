@@ -1,0 +1,216 @@
+"""Derived values: what the site computes from the printed record, never stored in content.
+
+Parsed 指标值, merged-cell spans, URL slugs, totals and consistency notes. Notes are facts
+about the official document (amounts that do not add up, plans short of 100%…): reported by
+`check`, shown on the pages labelled as derived, never corrected. Reader-facing text is zh-CN.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Optional
+
+from .errors import NOTE, Problem
+from .model import AgencyYear, Indicator, ParsedValue, PlanPoint, Pos, Project
+from .validate import URL_SAFE_RE
+from .values import has_measure, parse_value
+
+# National indicator vocabulary (财预〔2015〕88号; older Hebei templates print 效果指标).
+LEVEL2_BY_LEVEL1 = {
+    "产出指标": {"数量指标", "质量指标", "时效指标", "成本指标"},
+    "效益指标": {"经济效益指标", "社会效益指标", "生态效益指标", "可持续影响指标", "可持续性影响指标"},
+    "满意度指标": {"服务对象满意度指标"},
+    "成本指标": {"经济成本指标", "社会成本指标", "生态环境成本指标"},
+}
+LEVEL2_BY_LEVEL1["效果指标"] = LEVEL2_BY_LEVEL1["效益指标"]
+# Spellings mapped to one category for search filters; the page always shows the printed text.
+CANONICAL_LEVEL1 = {"效果指标": "效益指标"}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One indicator row ready for the table: merged cells resolved, value read."""
+    indicator: Indicator
+    level1: Optional[str]          # effective category (continued from the row above)
+    level2: Optional[str]
+    level1_span: int               # rows the 一级 cell spans here; 0 = covered by the cell above
+    level2_span: int
+    parsed: Optional[ParsedValue]
+    parsed_by: Optional[str]       # "editor" (from `parsed:` in YAML) or "parser"
+
+
+@dataclass(frozen=True)
+class PlanRow:
+    point: PlanPoint
+    percent: Optional[Decimal]     # share of the budget when the plan prints amounts
+
+
+@dataclass(frozen=True)
+class ProjectFacts:
+    project: Project
+    index: int                     # 1-based position in the document
+    slug: str                      # URL segment
+    unit: str
+    rows: tuple[Row, ...]
+    plan_kind: Optional[str]       # "percent", "amount" or None (no values / cannot tell)
+    plan: tuple[PlanRow, ...]
+    categories: tuple[str, ...]    # canonical 一级指标 present, in order
+    notes: tuple[str, ...]         # zh-CN consistency notes
+
+
+@dataclass(frozen=True)
+class YearFacts:
+    year: AgencyYear
+    projects: tuple[ProjectFacts, ...]
+    total_budget: Optional[Decimal]
+    notes: tuple[str, ...]         # zh-CN notes about the document as a whole
+    problems: tuple[Problem, ...]  # every note with its position, for `check`
+
+
+def _squash(text: Optional[str]) -> str:
+    return re.sub(r"\s+", "", text or "")
+
+
+def _rows(indicators: tuple[Indicator, ...]) -> tuple[Row, ...]:
+    level1, level2 = None, None
+    effective = []
+    for ind in indicators:
+        if ind.level1:
+            level1, level2 = ind.level1, None
+        if ind.level2:
+            level2 = ind.level2
+        effective.append((level1, level2))
+    rows = []
+    for i, ind in enumerate(indicators):
+        span1 = span2 = 0
+        if ind.level1 or i == 0:
+            span1 = 1 + next((k for k, later in enumerate(indicators[i + 1:]) if later.level1),
+                             len(indicators) - i - 1)
+        if ind.level2 or ind.level1 or i == 0:
+            span2 = 1
+            for later in indicators[i + 1:]:
+                if later.level1 or later.level2:
+                    break
+                span2 += 1
+        parsed, by = (ind.parsed, "editor") if ind.parsed else (parse_value(ind.value), "parser")
+        rows.append(Row(ind, effective[i][0], effective[i][1], span1, span2, parsed,
+                        by if parsed else None))
+    return tuple(rows)
+
+
+def _plan(project: Project) -> tuple[Optional[str], tuple[PlanRow, ...]]:
+    values = [p.value for p in project.plan if p.value is not None]
+    budget = project.budget
+    kind = None
+    if values:
+        last = values[-1]
+        if budget is not None and budget != 100 and last == budget:
+            kind = "amount"
+        elif max(values) <= 100:
+            kind = "percent"
+        elif budget is not None and max(values) <= budget:
+            kind = "amount"
+    rows = []
+    for point in project.plan:
+        percent = None
+        if kind == "amount" and point.value is not None and budget:
+            percent = (point.value * 100 / budget).quantize(Decimal("0.01"))
+        rows.append(PlanRow(point, percent))
+    return kind, tuple(rows)
+
+
+def _project_notes(project: Project, unit: str, kind: Optional[str], rows: tuple[Row, ...]) -> list[tuple[str, Optional[Pos]]]:
+    notes: list[tuple[str, Optional[Pos]]] = []
+    pos = project.pos
+    b, f, o = project.budget, project.fiscal, project.other
+    if b is not None and f is not None and f + (o or 0) != b:
+        other = f"其他资金 {o}" if o is not None else "其他资金（空白）"
+        notes.append((f"财政资金 {f} + {other} = {f + (o or 0)}{unit}，与预算数 {b}{unit} 不一致。", pos))
+    values = [(p.period, p.value) for p in project.plan if p.value is not None]
+    for (p1, v1), (p2, v2) in zip(values, values[1:]):
+        if v2 < v1:
+            notes.append((f"资金支出计划不是逐期累计：{p1} 为 {v1}，{p2} 为 {v2}。", pos))
+            break
+    if values:
+        period, last = values[-1]
+        if kind == "percent" and last != 100:
+            notes.append((f"资金支出计划累计至 {period} 为 {last}%，未达到 100%。", pos))
+        elif kind == "amount" and b is not None and last != b:
+            notes.append((f"资金支出计划累计至 {period} 为 {last}{unit}，与预算数 {b}{unit} 不一致。", pos))
+        elif kind is None:
+            notes.append(("无法判断资金支出计划列的是百分比还是金额。", pos))
+        if kind == "amount":
+            notes.append((f"资金支出计划表头为“（%）”，但所列数值是以{unit}计的累计金额（按与预算数一致判断）。", pos))
+    for row in rows:
+        ind = row.indicator
+        if ind.level1 and ind.level1 not in LEVEL2_BY_LEVEL1:
+            notes.append((f"一级指标“{ind.level1}”不在常用指标体系（产出、效益/效果、满意度、成本指标）中。", ind.pos))
+        if ind.level2 and row.level1 in LEVEL2_BY_LEVEL1 and ind.level2 not in LEVEL2_BY_LEVEL1[row.level1]:
+            notes.append((f"二级指标“{ind.level2}”通常不属于一级指标“{row.level1}”。", ind.pos))
+        if not has_measure(ind.value):
+            what = f"“{ind.level3}”" if ind.level3 else ""
+            notes.append((f"指标{what}的指标值未给出可衡量的数值。", ind.pos))
+    return notes
+
+
+def _toc_note(number: Optional[str], title: str, toc, pos: Optional[Pos]) -> list[tuple[str, Optional[Pos]]]:
+    if toc is None:
+        return []
+    heading = _squash((number or "") + title)
+    if _squash(toc.text) in (heading, _squash(title)):
+        return []
+    return [(f"目录条目“{toc.text}”与正文标题“{(number or '') + title}”文字不同。", pos)]
+
+
+def _slugs(projects: tuple[Project, ...]) -> list[str]:
+    slugs, seen = [], set()
+    for i, project in enumerate(projects, 1):
+        code = _squash(project.code)
+        slug = code if code and URL_SAFE_RE.match(code) else str(i)
+        if slug in seen:
+            slug = f"{slug}-{i}"  # a code printed twice still gets two pages
+        seen.add(slug)
+        slugs.append(slug)
+    return slugs
+
+
+def derive_year(year: AgencyYear) -> YearFacts:
+    """All derived facts of one agency year."""
+    located: list[tuple[str, Optional[Pos]]] = []
+    for part in year.parts:
+        located += _toc_note(part.number, part.title, part.toc, part.pos)
+        stack = list(part.sections)
+        while stack:
+            section = stack.pop(0)
+            located += _toc_note(section.number, section.title, section.toc, section.pos)
+            stack[:0] = section.sections
+    doc_notes = [n for n, _ in located]
+
+    projects = year.projects
+    codes = [_squash(p.code) for p in projects]
+    facts = []
+    for i, (project, slug) in enumerate(zip(projects, _slugs(projects)), 1):
+        unit = year.project_unit(project)
+        rows = _rows(project.indicators)
+        kind, plan = _plan(project)
+        notes = _toc_note(project.number, project.title, project.toc, project.pos)
+        notes += _project_notes(project, unit, kind, rows)
+        if codes[i - 1] and codes.count(codes[i - 1]) > 1:
+            notes.append((f"项目编码 {project.code} 在本文件中出现不止一次。", project.pos))
+        categories = []
+        for row in rows:
+            cat = CANONICAL_LEVEL1.get(row.level1, row.level1) if row.level1 else None
+            if cat and cat not in categories:
+                categories.append(cat)
+        facts.append(ProjectFacts(project, i, slug, unit, rows, kind, plan, tuple(categories),
+                                  tuple(n for n, _ in notes)))
+        located += notes
+
+    budgets = [p.budget for p in projects if p.budget is not None]
+    units = {year.project_unit(p) for p in projects}
+    total = sum(budgets, Decimal(0)) if budgets and len(units) <= 1 else None
+    problems = tuple(
+        Problem(pos.file if pos else year.source, pos.line if pos else 1, pos.column if pos else 1,
+                message, NOTE) for message, pos in located)
+    return YearFacts(year, tuple(facts), total, tuple(doc_notes), problems)
