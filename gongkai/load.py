@@ -135,16 +135,19 @@ def check_tree(root: Node, label: str, report_aliases: bool = True) -> tuple[lis
             if report_aliases:
                 problems.append(Problem.at(label, node, "YAML alias is not allowed"))
             # An empty value of the same kind: the schema check goes on without expanding anything.
-            empty = {MappingNode: (MappingNode, []), SequenceNode: (SequenceNode, [])}.get(
-                type(node), (ScalarNode, ""))
-            _replace(parent, index, empty[0](node.tag, empty[1], node.start_mark, node.end_mark))
+            if isinstance(node, ScalarNode):
+                empty = ScalarNode("tag:yaml.org,2002:null", "", node.start_mark, node.end_mark)
+            else:
+                empty = type(node)(node.tag, [], node.start_mark, node.end_mark)
+            _replace(parent, index, empty)
             continue
         seen.add(id(node))
         if node.tag not in CORE_TAGS:
             problems.append(Problem.at(label, node, f"YAML tag `{node.tag}` is not allowed",
                                        hint="remove the `!…` tag; content holds plain text, numbers and lists only"))
-            node.tag = {MappingNode: "map", SequenceNode: "seq"}.get(type(node), "str")
-            node.tag = "tag:yaml.org,2002:" + node.tag
+            # Drop the tagged value: the schema check then sees an empty value at this spot.
+            _replace(parent, index, ScalarNode("tag:yaml.org,2002:null", "", node.start_mark, node.end_mark))
+            continue
         if depth > MAX_DEPTH:
             problems.append(Problem.at(label, node, f"nesting deeper than {MAX_DEPTH} levels",
                                        hint="check the indentation"))
@@ -187,4 +190,7 @@ def plain(node: Node):
 
 def resolved(node: ScalarNode):
     """The Python value YAML would give a scalar (str, int, float, bool, None, date)."""
-    return yaml.constructor.SafeConstructor().construct_object(node)
+    try:
+        return yaml.constructor.SafeConstructor().construct_object(node)
+    except (yaml.YAMLError, ValueError, IndexError):
+        return node.value

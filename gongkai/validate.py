@@ -24,7 +24,7 @@ AMOUNT_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 URL_SAFE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 HTML_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>|<!--")
-MD_LINK_RE = re.compile(r"\]\(\s*<?([^)\s>]*)|^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)|<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*)>",
+MD_LINK_RE = re.compile(r"\]\(\s*<?([^()\s>]*(?:\([^()\s]*\))?)|^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)|<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*)>",
                         re.MULTILINE)
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
 COMPARATORS = {"≥", ">", "≤", "<", "="}
@@ -33,9 +33,10 @@ COMPARATORS = {"≥", ">", "≤", "<", "="}
 class Ctx:
     """Where we are: the file label and the problems found so far."""
 
-    def __init__(self, label: str):
+    def __init__(self, label: str, earlier: tuple[Problem, ...] = ()):
         self.label = label
         self.problems: list[Problem] = []
+        self.earlier = earlier    # problems found while loading, so they are not repeated
 
     def error(self, node: Optional[Node], key: str, message: str, hint: str = "") -> None:
         self.problems.append(Problem.at(self.label, node, message, key=key, hint=hint))
@@ -182,8 +183,11 @@ def mapping(ctx: Ctx, node: Node, key: str, spec: Spec) -> Optional[dict]:
 
 
 def _has_error_at(ctx: Ctx, node: Node) -> bool:
-    line, col = node.start_mark.line + 1, node.start_mark.column + 1
-    return any(p.line == line and p.column == col and p.is_error for p in ctx.problems)
+    """Whether an error was already reported inside `node` (so 'empty' would only repeat it)."""
+    start = (node.start_mark.line + 1, node.start_mark.column + 1)
+    end = (node.end_mark.line + 1, node.end_mark.column + 1)
+    return any(p.is_error and start <= (p.line, p.column) <= end
+               for p in (*ctx.earlier, *ctx.problems))
 
 
 def seq(item: Callable) -> Callable:
@@ -287,11 +291,13 @@ TOP: Spec = {
     "parts": (seq(PART), True), "unplaced": (seq(UNPLACED), False)}
 
 
-def build_model(root: Node, label: str) -> tuple[Optional[AgencyYear], list[Problem]]:
+def build_model(root: Node, label: str, earlier: tuple[Problem, ...] = ()
+                ) -> tuple[Optional[AgencyYear], list[Problem]]:
     """The model for one checked node tree, or None with the problems that prevent it."""
-    ctx = Ctx(label)
+    ctx = Ctx(label, earlier)
     values = mapping(ctx, root, "", TOP)
-    if values is None or any(p.is_error for p in ctx.problems):
+    if (values is None or any(p.is_error for p in ctx.problems)
+            or any(required and name not in values for name, (_, required) in TOP.items())):
         return None, ctx.problems
     if not values["parts"]:
         ctx.error(root, "parts", "the document needs at least one part")
@@ -377,7 +383,7 @@ def validate_file(path: Path, content_dir: Path, regions: Optional[tuple[str, ..
     root, problems = load.load_file(path, label)
     if root is None:
         return None, problems
-    model, schema_problems = build_model(root, label)
+    model, schema_problems = build_model(root, label, tuple(problems))
     problems = problems + schema_problems
     if model is None or any(p.is_error for p in problems):
         return None, problems
