@@ -1,6 +1,7 @@
 """Site configuration (`site_config.yaml`): read, checked, and handed to the other stages."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -22,6 +23,8 @@ class Config:
     police_record: str = ""
     site_domain: str = ""
     column_name: str = ""
+    column_type: str = ""           # 政府网站 meta ColumnType
+    site_url: str = ""              # absolute URL of the published site (for sitemap.xml only)
     root: Path = Path(".")          # folder holding site_config.yaml
 
     @property
@@ -34,7 +37,7 @@ class Config:
 
 
 _TEXT_KEYS = ("title", "owner", "output", "site_id_code", "icp", "police_record",
-              "site_domain", "column_name")
+              "site_domain", "column_name", "column_type", "site_url")
 
 
 def load_config(path: str | Path) -> tuple[Optional[Config], list[Problem]]:
@@ -55,6 +58,11 @@ def load_config(path: str | Path) -> tuple[Optional[Config], list[Problem]]:
         if key not in data:
             problems.append(Problem.at(path, node, f"missing setting {key!r}"))
     if problems:
+        return None, problems
+    site_url = str(data.get("site_url") or "")
+    if site_url and not re.match(r"^https?://[^/\s]+/(\S*/)?$", site_url):
+        problems.append(Problem.at(path, node, f"site_url: expected an http(s) URL ending in '/', got {site_url!r}",
+                                   hint="e.g. https://example.gov.cn/zwgk/jxgk/"))
         return None, problems
     regions = data.get("regions") or []
     if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
