@@ -170,7 +170,8 @@ def mapping(ctx: Ctx, node: Node, key: str, spec: Spec) -> Optional[dict]:
             hint = f"did you mean {close[0]!r}?" if close else "allowed keys: " + ", ".join(spec)
             ctx.error(key_node, path, "unknown key", hint)
             continue
-        value = spec[name][0](ctx, value_node, path)
+        is_null = isinstance(value_node, ScalarNode) and value_node.tag == T + "null"
+        value = None if is_null else spec[name][0](ctx, value_node, path)
         if value is not None:
             out[name] = value
         elif spec[name][1] and not _has_error_at(ctx, value_node):
