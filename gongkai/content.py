@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable, Optional
 
+from .cache import ParseCache
 from .config import Config
 from .errors import Problem, relpath, sort_key
 from .model import AgencyYear
@@ -23,14 +24,15 @@ def find_files(paths: Iterable[Path]) -> list[Path]:
     return sorted(found)
 
 
-def load_content(config: Config, paths: Optional[list[Path]] = None) -> tuple[list[AgencyYear], list[Problem]]:
+def load_content(config: Config, paths: Optional[list[Path]] = None,
+                 cache: Optional[ParseCache] = None) -> tuple[list[AgencyYear], list[Problem]]:
     """Every agency year (sorted by year, newest first, then identifier) and all problems."""
     files = find_files(paths or [config.content_dir])
     years: list[AgencyYear] = []
     problems: list[Problem] = []
     for path in files:
         label = relpath(path, config.root)
-        model, found = validate_file(path, config.content_dir, config.regions, label)
+        model, found = validate_file(path, config.content_dir, config.regions, label, cache)
         problems += found
         if model is not None:
             years.append(model)

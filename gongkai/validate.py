@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import difflib
 import re
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Callable, Optional
@@ -327,35 +328,54 @@ def unsafe_file_name(name: str) -> Optional[str]:
     return None
 
 
-def check_location(ctx: Ctx, root: Node, year_: AgencyYear, path: Path, content_dir: Path) -> None:
-    """The file must sit at content/{year}/{ident}.yaml; its originals beside it, inside content/."""
-    ident = year_.agency.ident
+@dataclass(frozen=True)
+class Anchors:
+    """Positions needed by the checks that depend on the file's surroundings."""
+    root: Pos
+    region: Pos
+    originals: tuple[Pos, ...]
+
+
+def _error_at(pos: Pos, key: str, message: str, hint: str = "") -> Problem:
+    return Problem(pos.file, pos.line, pos.column, message, key=key, hint=hint)
+
+
+def check_placement(model: AgencyYear, anchors: Anchors, path: Path, content_dir: Path,
+                    regions: Optional[tuple[str, ...]]) -> list[Problem]:
+    """The file sits at content/{year}/{ident}.yaml, its originals beside it inside content/,
+    and its region is one the site knows."""
+    problems = []
+    ident = model.agency.ident
     try:
         rel = path.resolve().relative_to(content_dir.resolve())
     except ValueError:
         rel = None
-    expected = f"{year_.year}/{ident}.yaml"
+    expected = f"{model.year}/{ident}.yaml"
     if rel is not None and rel.as_posix() != expected:
-        ctx.error(root, "", f"file is at content/{rel.as_posix()} but its year and agency put it at content/{expected}",
-                  hint="rename the file, or correct `year` / `agency.code` / `agency.slug`")
+        problems.append(_error_at(anchors.root, "", f"file is at content/{rel.as_posix()} but its year and agency put it at content/{expected}",
+                                  hint="rename the file, or correct `year` / `agency.code` / `agency.slug`"))
     folder = path.parent / ident
     content_real = content_dir.resolve()
-    for i, original in enumerate(year_.originals):
-        node = _find(root, ["originals", i, "file"])
+    for i, (original, pos) in enumerate(zip(model.originals, anchors.originals)):
         key = f"originals[{i}].file"
         why = unsafe_file_name(original.file)
         if why:
-            ctx.error(node, key, f"file name {original.file!r} {why}",
-                      hint=f"put the file in content/{year_.year}/{ident}/ and give its plain name")
+            problems.append(_error_at(pos, key, f"file name {original.file!r} {why}",
+                                      hint=f"put the file in content/{model.year}/{ident}/ and give its plain name"))
             continue
         target = folder / original.file
-        real = target.resolve()
-        if not real.is_relative_to(content_real):
-            ctx.error(node, key, f"{original.file!r} leads outside content/ (through a symlink)",
-                      hint="copy the file into the folder instead of linking it")
+        if not target.resolve().is_relative_to(content_real):
+            problems.append(_error_at(pos, key, f"{original.file!r} leads outside content/ (through a symlink)",
+                                      hint="copy the file into the folder instead of linking it"))
         elif not target.is_file():
-            ctx.error(node, key, f"original file not found: content/{year_.year}/{ident}/{original.file}",
-                      hint="add the file there, or correct the name")
+            problems.append(_error_at(pos, key, f"original file not found: content/{model.year}/{ident}/{original.file}",
+                                      hint="add the file there, or correct the name"))
+    if regions is not None and model.agency.region not in regions:
+        close = difflib.get_close_matches(model.agency.region, regions, n=1)
+        problems.append(_error_at(anchors.region, "agency.region",
+                                  f"region {model.agency.region!r} is not listed in site_config.yaml",
+                                  hint=(f"did you mean {close[0]!r}? " if close else "") + "add it under `regions:` there"))
+    return problems
 
 
 def _find(node: Node, path: list) -> Node:
@@ -373,29 +393,41 @@ def _find(node: Node, path: list) -> Node:
     return node
 
 
-def find_node(root: Node, path: list) -> Node:
-    return _find(root, path)
-
-
-def validate_file(path: Path, content_dir: Path, regions: Optional[tuple[str, ...]],
-                  label: Optional[str] = None) -> tuple[Optional[AgencyYear], list[Problem]]:
-    """Load, check and model one agency-year file. Errors mean None; notes may come with a model."""
-    label = label or str(path)
-    root, problems = load.load_file(path, label)
+def model_text(text: str, label: str) -> tuple[Optional[AgencyYear], list[Problem], Optional[Anchors]]:
+    """Parse and check one file's text: the part of validation that depends on the text alone."""
+    root, problems = load.parse(text, label)
     if root is None:
-        return None, problems
+        return None, problems, None
     model, schema_problems = build_model(root, label, tuple(problems))
     problems = problems + schema_problems
     if model is None or any(p.is_error for p in problems):
-        return None, problems
+        return None, problems, None
     ctx = Ctx(label)
-    check_location(ctx, root, model, path, content_dir)
-    if regions is not None and model.agency.region not in regions:
-        close = difflib.get_close_matches(model.agency.region, regions, n=1)
-        ctx.error(_find(root, ["agency", "region"]), "agency.region",
-                  f"region {model.agency.region!r} is not listed in site_config.yaml",
-                  hint=(f"did you mean {close[0]!r}? " if close else "") + "add it under `regions:` there")
-    problems = problems + ctx.problems
+    anchors = Anchors(ctx.pos(root), ctx.pos(_find(root, ["agency", "region"])),
+                      tuple(ctx.pos(_find(root, ["originals", i, "file"])) for i in range(len(model.originals))))
+    return model, problems, anchors
+
+
+def validate_file(path: Path, content_dir: Path, regions: Optional[tuple[str, ...]],
+                  label: Optional[str] = None, cache=None) -> tuple[Optional[AgencyYear], list[Problem]]:
+    """Load, check and model one agency-year file. Errors mean None; notes may come with a model.
+
+    With a `cache` (gongkai.cache.ParseCache), the text-only part is looked up by content.
+    """
+    label = label or str(path)
+    text, problems = load.read_text(Path(path), label)
+    if text is None:
+        return None, problems
+    key = cache.key(label, text) if cache is not None else None
+    hit = cache.get(key) if cache is not None else None
+    if hit is None:
+        hit = model_text(text, label)
+        if cache is not None:
+            cache.put(key, hit)
+    model, problems, anchors = hit
+    if model is None:
+        return None, problems
+    problems = problems + check_placement(model, anchors, Path(path), content_dir, regions)
     if any(p.is_error for p in problems):
         return None, problems
     return model, problems

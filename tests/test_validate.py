@@ -86,3 +86,23 @@ def test_amounts_keep_printed_digits(tmp_path):
 if __name__ == "__main__" and "--regenerate" in sys.argv:
     for case in CASES:
         (FIXTURES / case / "expected.txt").write_text(problems_of(case) + "\n", encoding="utf-8")
+
+
+def test_cache_returns_same_model_and_sees_every_change(tmp_path):
+    from gongkai.cache import ParseCache
+    source = FIXTURES / "unknown_key" / "content" / "2020" / "100001.yaml"
+    path = tmp_path / "content" / "2020" / "100001.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(source.read_text(encoding="utf-8").replace("budjet", "budget"), encoding="utf-8")
+    config = Config(title="t", owner="o", regions=("测试区",), root=tmp_path)
+    cache = ParseCache(tmp_path / ".cache")
+    clean, _ = load_content(config)
+    cold, _ = load_content(config, cache=cache)
+    warm, _ = load_content(config, cache=cache)
+    assert clean == cold == warm and any((tmp_path / ".cache").rglob("*"))
+    path.write_text(path.read_text(encoding="utf-8").replace("4000.00", "4000.50", 1), encoding="utf-8")
+    changed, _ = load_content(config, cache=cache)
+    assert str(changed[0].projects[0].budget) == "4000.50"
+    path.write_text(path.read_text(encoding="utf-8").replace("budget", "budjet", 1), encoding="utf-8")
+    broken, problems = load_content(config, cache=cache)
+    assert not broken and any("budjet" in p.key for p in problems)
