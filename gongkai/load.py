@@ -6,6 +6,7 @@ aliases, no tags outside the YAML core schema, no duplicate keys. Everything els
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -60,6 +61,9 @@ def parse(text: str, label: str) -> tuple[Optional[Node], list[Problem]]:
     """Compose `text` into a checked node tree; (None, problems) on any structural error."""
     if not text.strip():
         return None, [Problem(label, 1, 1, "file is empty", hint="see docs/content-format.md for what it must hold")]
+    deep = _too_deep(text, label)
+    if deep:
+        return None, [deep]
     problems = _anchor_problems(text, label) if ("&" in text or "*" in text) else []
     try:
         node = yaml.compose(text, Loader=Loader)
@@ -96,6 +100,37 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, label: str, text: str) -> Problem
     elif "mapping values are not allowed" in message:
         hint = "a value containing ': ' must be quoted, or the key above is indented wrongly"
     return Problem(label, line, column, f"YAML syntax error: {message}", hint=hint)
+
+
+def _could_be_deep(text: str) -> bool:
+    """A cheap over-estimate: only texts that pass it get the exact (slower) depth scan."""
+    depth = top = 0
+    for match in re.finditer(r"[\[\]{}]", text):
+        depth = depth + 1 if match.group(0) in "[{" else max(depth - 1, 0)
+        top = max(top, depth)
+    indent = max((len(m.group(0)) for m in re.finditer(r"(?m)^ +", text)), default=0)
+    return top > MAX_DEPTH // 2 or indent > MAX_DEPTH
+
+
+def _too_deep(text: str, label: str) -> Optional[Problem]:
+    """Nesting beyond MAX_DEPTH, found with the event parser (iterative, unlike the composer,
+    whose recursion can overflow the C stack on 100,000 levels)."""
+    if not _could_be_deep(text):
+        return None
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=Loader):
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    return Problem(label, mark.line + 1, mark.column + 1,
+                                   f"nesting deeper than {MAX_DEPTH} levels", hint="check the indentation")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    except yaml.MarkedYAMLError:
+        return None  # compose reports the syntax error with its position
+    return None
 
 
 def _anchor_problems(text: str, label: str) -> list[Problem]:
