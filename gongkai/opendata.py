@@ -1,0 +1,250 @@
+"""Open data generated from the content: JSON per agency year, CSVs, a Frictionless datapackage.
+
+Every file lives in the site's `data/` folder (paths in `datapackage.json` may not climb
+out of it with `..`). Amounts are strings exactly as printed (`"4000.00"`), never floats.
+CSVs are UTF-8 with a BOM (so Excel reads Chinese), CRLF line ends (RFC 4180), and a text
+cell that a spreadsheet would run as a formula gets a leading apostrophe (see `_cell`).
+Headers are the printed column names in Chinese: they are what a reader sees in Excel.
+"""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime
+import hashlib
+import io
+import json
+from decimal import Decimal
+from typing import Any, Iterable, Optional
+
+from .derive import ProjectFacts, YearFacts
+from .model import AgencyYear
+
+DATA_DIR = "data"
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+NEUTRALISED = ("CSV 文件中以 =、+、-、@、制表符或回车开头的文字单元格前加了一个英文单引号（'），"
+               "以免电子表格软件把它当作公式执行；JSON 文件中的文字与原文完全一致。")
+
+# (header, Frictionless type, description) of each CSV column; rows are built in this order.
+PROJECT_FIELDS = [
+    ("年度", "integer", "预算年度"),
+    ("地区", "string", "部门所属地区"),
+    ("部门名称", "string", "部门名称（原文）"),
+    ("部门编码", "string", "部门编码（原文，未印时为空）"),
+    ("部门标识", "string", "网址中使用的部门标识：编码，或未印编码时的英文标识"),
+    ("项目位置", "integer", "项目表在文件中的顺序（派生）"),
+    ("序号", "string", "项目表标题的编号（原文）"),
+    ("表名", "string", "绩效目标表标题（原文）"),
+    ("项目编码", "string", "项目编码（原文，已去掉提取产生的空格）"),
+    ("项目名称", "string", "项目名称（原文）"),
+    ("单位", "string", "金额单位（原文）"),
+    ("预算数", "number", "预算数（原文）"),
+    ("其中：财政资金", "number", "财政资金（原文）"),
+    ("其他资金", "number", "其他资金（原文；空表示未填写，不是零）"),
+    ("资金用途", "string", "资金用途（原文）"),
+    ("资金支出计划", "string", "资金支出计划（原文，按期间依次列出，格式“期间：数值”，以“；”分隔，空白单元格记为“（空白）”）"),
+    ("绩效目标", "string", "绩效目标（原文）"),
+    ("备注", "string", "表内其他文字（原文）"),
+    ("页面", "string", "项目页面相对网站根目录的地址"),
+    ("核对提示（派生）", "string", "系统核对原文得出的提示，非原文内容；多条以换行分隔"),
+]
+INDICATOR_FIELDS = [
+    ("年度", "integer", "预算年度"),
+    ("地区", "string", "部门所属地区"),
+    ("部门名称", "string", "部门名称（原文）"),
+    ("部门编码", "string", "部门编码（原文，未印时为空）"),
+    ("部门标识", "string", "网址中使用的部门标识"),
+    ("项目位置", "integer", "项目表在文件中的顺序（派生）"),
+    ("项目编码", "string", "项目编码（原文）"),
+    ("项目名称", "string", "项目名称（原文）"),
+    ("行号", "integer", "指标在本表中的行序（派生）"),
+    ("一级指标（原文）", "string", "一级指标单元格原文；与上一行合并的单元格为空"),
+    ("二级指标（原文）", "string", "二级指标单元格原文；与上一行合并的单元格为空"),
+    ("一级指标（派生）", "string", "本行所属的一级指标（合并单元格已展开）"),
+    ("二级指标（派生）", "string", "本行所属的二级指标（合并单元格已展开）"),
+    ("三级指标", "string", "三级指标（原文）"),
+    ("绩效指标描述", "string", "绩效指标描述（原文）"),
+    ("指标值", "string", "指标值（原文）"),
+    ("指标值确定依据", "string", "指标值确定依据（原文）"),
+    ("比较符（派生）", "string", "从指标值读出的比较符（≥ > ≤ < =）；无法唯一读出时为空"),
+    ("数值（派生）", "number", "从指标值读出的数值；无法唯一读出时为空"),
+    ("计量单位（派生）", "string", "从指标值读出的计量单位"),
+    ("解析来源（派生）", "string", "“程序解析”或“编辑给定”"),
+]
+
+
+def data_paths(year: AgencyYear) -> dict[str, str]:
+    """Site-relative paths of one agency year's data files."""
+    stem = f"{DATA_DIR}/{year.year}-{year.agency.ident}"
+    return {"json": f"{stem}.json", "projects": f"{stem}-projects.csv",
+            "indicators": f"{stem}-indicators.csv"}
+
+
+def project_path(facts: YearFacts, project: ProjectFacts) -> str:
+    """Site-relative path of a project page (the render stage uses the same rule)."""
+    return f"{facts.year.year}/{facts.year.agency.ident}/{project.slug}/index.html"
+
+
+def build_data(years: list[YearFacts], title: str) -> dict[str, bytes]:
+    """Every file of `data/`, path -> bytes, ending with the datapackage describing them."""
+    files: dict[str, bytes] = {}
+    for facts in years:
+        paths = data_paths(facts.year)
+        files[paths["json"]] = agency_year_json(facts)
+        files[paths["projects"]] = to_csv(PROJECT_FIELDS, project_rows(facts))
+        files[paths["indicators"]] = to_csv(INDICATOR_FIELDS, indicator_rows(facts))
+    files[f"{DATA_DIR}/projects.csv"] = to_csv(PROJECT_FIELDS, (r for f in years for r in project_rows(f)))
+    files[f"{DATA_DIR}/indicators.csv"] = to_csv(INDICATOR_FIELDS, (r for f in years for r in indicator_rows(f)))
+    files[f"{DATA_DIR}/datapackage.json"] = datapackage(files, years, title)
+    return files
+
+
+# --- JSON ---------------------------------------------------------------------------------
+
+def plain(value: Any) -> Any:
+    """A model value as JSON-ready data: Decimals and dates as text, positions dropped."""
+    if dataclasses.is_dataclass(value):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)
+                if f.name not in ("pos", "source")}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    return value
+
+
+def _derived_project(facts: YearFacts, project: ProjectFacts) -> dict:
+    """What the site computes for one project, kept apart from the printed record."""
+    return {
+        "position": project.index,
+        "page": project_path(facts, project),
+        "plan_kind": project.plan_kind,
+        "plan_percent_of_budget": [plain(row.percent) for row in project.plan],
+        "indicators": [{"level1": row.level1, "level2": row.level2,
+                        "parsed": plain(row.parsed), "parsed_by": row.parsed_by}
+                       for row in project.rows],
+        "categories": list(project.categories),
+        "notes": list(project.notes),
+    }
+
+
+def agency_year_json(facts: YearFacts) -> bytes:
+    """The whole agency year as printed, with derived values under `derived` keys."""
+    data = plain(facts.year)
+    by_project = iter(facts.projects)
+    for part in data["parts"]:
+        for project in part["projects"]:
+            project["derived"] = _derived_project(facts, next(by_project))
+    data["derived"] = {
+        "note": "derived 中的内容由系统根据原文计算，非原文内容。",
+        "total_budget": plain(facts.total_budget),
+        "notes": list(facts.notes),
+    }
+    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
+# --- CSV ----------------------------------------------------------------------------------
+
+def _cell(value: Any) -> str:
+    """One CSV cell: numbers as printed, text neutralised against formula injection."""
+    if value is None:
+        return ""
+    if isinstance(value, (int, Decimal)):
+        return str(value)
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def to_csv(fields: list[tuple[str, str, str]], rows: Iterable[list]) -> bytes:
+    """CSV bytes: UTF-8 with BOM, CRLF line ends, header row first."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([name for name, _, _ in fields])
+    for row in rows:
+        writer.writerow([_cell(v) for v in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def _plan_text(project: ProjectFacts) -> str:
+    return "；".join(f"{p.period}：{p.value if p.value is not None else '（空白）'}"
+                    for p in project.project.plan)
+
+
+def _agency_cells(year: AgencyYear) -> list:
+    return [year.year, year.agency.region, year.agency.name, year.agency.code, year.agency.ident]
+
+
+def project_rows(facts: YearFacts) -> list[list]:
+    """One row per project table, in document order (columns: PROJECT_FIELDS)."""
+    rows = []
+    for pf in facts.projects:
+        p = pf.project
+        rows.append(_agency_cells(facts.year) + [
+            pf.index, p.number, p.title, p.code, p.name, pf.unit, p.budget, p.fiscal, p.other,
+            p.purpose, _plan_text(pf), p.goals, p.remarks, project_path(facts, pf),
+            "\n".join(pf.notes)])
+    return rows
+
+
+def indicator_rows(facts: YearFacts) -> list[list]:
+    """One row per printed indicator row (columns: INDICATOR_FIELDS)."""
+    rows = []
+    for pf in facts.projects:
+        for n, row in enumerate(pf.rows, 1):
+            ind, parsed = row.indicator, row.parsed
+            by = {"editor": "编辑给定", "parser": "程序解析"}.get(row.parsed_by or "")
+            rows.append(_agency_cells(facts.year) + [
+                pf.index, pf.project.code, pf.project.name, n, ind.level1, ind.level2,
+                row.level1, row.level2, ind.level3, ind.description, ind.value, ind.basis,
+                parsed.comparator if parsed else None, parsed.number if parsed else None,
+                parsed.unit if parsed else None, by])
+    return rows
+
+
+# --- datapackage.json ---------------------------------------------------------------------
+
+def _resource(path: str, data: bytes, title: str, fields: Optional[list] = None) -> dict:
+    """A Frictionless resource entry for one file of data/."""
+    name = path.removeprefix(DATA_DIR + "/").lower().replace(".", "-")
+    resource: dict[str, Any] = {
+        "name": name, "path": path.removeprefix(DATA_DIR + "/"), "title": title,
+        "bytes": len(data), "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
+    }
+    if fields is None:
+        resource.update({"format": "json", "mediatype": "application/json", "encoding": "utf-8"})
+    else:
+        resource.update({
+            "profile": "tabular-data-resource", "format": "csv", "mediatype": "text/csv",
+            "encoding": "utf-8",
+            "description": "UTF-8 编码，带字节顺序标记（BOM），行尾为 CRLF。" + NEUTRALISED,
+            "dialect": {"delimiter": ",", "lineTerminator": "\r\n", "quoteChar": "\"",
+                        "doubleQuote": True, "header": True},
+            "schema": {"fields": [{"name": n, "type": t, "description": d} for n, t, d in fields]},
+        })
+    return resource
+
+
+def datapackage(files: dict[str, bytes], years: list[YearFacts], title: str) -> bytes:
+    """`datapackage.json` describing every other file of data/ (Frictionless Data Package v1)."""
+    resources = [
+        _resource(f"{DATA_DIR}/projects.csv", files[f"{DATA_DIR}/projects.csv"], "全部项目", PROJECT_FIELDS),
+        _resource(f"{DATA_DIR}/indicators.csv", files[f"{DATA_DIR}/indicators.csv"], "全部绩效指标", INDICATOR_FIELDS),
+    ]
+    for facts in years:
+        paths, label = data_paths(facts.year), f"{facts.year.year} 年 {facts.year.agency.name}"
+        resources += [
+            _resource(paths["json"], files[paths["json"]], f"{label}：完整数据（JSON）"),
+            _resource(paths["projects"], files[paths["projects"]], f"{label}：项目", PROJECT_FIELDS),
+            _resource(paths["indicators"], files[paths["indicators"]], f"{label}：绩效指标", INDICATOR_FIELDS),
+        ]
+    package = {
+        "profile": "data-package",
+        "name": "gongkai-budget-performance-targets",
+        "title": f"{title}：开放数据",
+        "description": ("由各部门公开的预算绩效目标文件整理而成，文字和金额与原文一致；"
+                        "列名带“（派生）”的内容由系统计算，非原文内容。" + NEUTRALISED),
+        "resources": resources,
+    }
+    return (json.dumps(package, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
