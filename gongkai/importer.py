@@ -1,0 +1,750 @@
+"""`build.py import`: turn an extracted document text into a content YAML file.
+
+Two families of extracted text exist (see ../shared/docs/document-format.md and the seeds):
+
+- Word-exported text: `TC` field codes after headings (the 目录 entries), one table cell per
+  line starting with a TAB, a cell's further lines without the TAB, blank lines between rows.
+- PDF-extracted text: a printed 目录 with dotted leaders, one table row per line with
+  TAB-separated cells, cells wrapped with spaces, tables split across pages.
+
+The importer removes extraction noise only and places every other line in the model of
+docs/content-format.md. A line it cannot place is reported with its line number and the
+import fails, unless `--keep-unplaced` keeps such lines under `unplaced:`. The YAML is
+written by `yamlout.py`.
+"""
+from __future__ import annotations
+
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Optional
+
+from . import yamlout
+
+CN = "一二三四五六七八九十百零〇"
+PART_RE = re.compile(rf"^第([{CN}]+)部分\s*(.*)$")
+NUMBER_RE = re.compile(rf"^(第[{CN}]+部分|[{CN}]+、|（[{CN}]+）|\([{CN}]+\)|\d{{1,3}}[、.．])\s*(.*)$")
+PROJECT_RE = re.compile(r"^(\d{1,3}[、.．])\s*(.*绩效目标表)$")
+# Word TC field: `<heading> TC <entry text> \f <table> \l <level>`; the entry may be quoted.
+TC_RE = re.compile(r'^(?P<head>.*?)\s+TC\s+"?(?P<toc>.*?)"?\s+\\f\s+(?P<kind>\w)(?:\s+\\l\s+\d+)?\s*$')
+BOOKMARK_RE = re.compile(r"\[bookmark:[^\]]*\]")
+TOC_HEAD_RE = re.compile(r"^目\s*录$")
+LEADER_RE = re.compile(r"^(?P<text>.*?)\s*(?:\.{2,}|…+|·{2,})\s*(?P<page>\d+)$")
+PAGE_NUMBER_RE = re.compile(r"^\d{1,3}$")
+YEAR_RE = re.compile(r"((?:19|20|21)\d\d)\s*年")
+SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+SECTION_MAX = 40          # a section heading is a short line …
+PARAGRAPH_MIN = 60        # … and a paragraph broken by a page is a long one
+# Characters that end a sentence or a quotation: a paragraph ending in one is complete.
+CLOSERS = "。！？；：…”’」』）》】〕.!?;:)"
+MD_SPECIAL = set("\\`*_[]<>|~&")
+TITLES = {"word": "部门预算绩效文本（Word 导出文本）", "pdf": "部门预算绩效文本（PDF 提取文本）"}
+
+
+class ImportFailure(Exception):
+    """A fact the importer needs is missing (year, region, agency): message for the user."""
+
+
+@dataclass
+class Line:
+    no: int          # 1-based line number in the source
+    raw: str         # as in the file, without the line end
+    text: str        # bookmarks removed, surrounding whitespace removed
+
+    @property
+    def blank(self) -> bool:
+        return not self.text
+
+
+@dataclass
+class Heading:
+    kind: str                       # part | section | project
+    start: int                      # index of its first line
+    end: int                        # index after its last line
+    number: Optional[str]
+    title: str
+    toc: Optional[dict] = None
+    full: str = ""                  # number and title as printed, for 目录 matching
+
+
+@dataclass
+class TocEntry:
+    text: str
+    page: Optional[int]
+    line: int
+    used: bool = False
+
+
+@dataclass
+class Result:
+    data: dict
+    family: str
+    unplaced: list[tuple[int, str]] = field(default_factory=list)
+
+
+# --- command ---------------------------------------------------------------------------
+
+def import_command(args) -> int:
+    """Run `build.py import`: print or write the YAML; exit 1 on unplaced lines or errors."""
+    source = Path(args.source)
+    try:
+        text = source.read_bytes().decode("utf-8")
+    except OSError as exc:
+        print(f"{args.source}: error: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    except UnicodeDecodeError:
+        print(f"{args.source}: error: not UTF-8 text; convert it first (iconv -f GB18030 -t UTF-8)",
+              file=sys.stderr)
+        return 1
+    try:
+        result = import_text(text, year=args.year, agency_code=args.agency_code, region=args.region)
+    except ImportFailure as exc:
+        print(f"{args.source}: error: {exc}", file=sys.stderr)
+        return 1
+    for no, line in result.unplaced:
+        severity = "warning" if args.keep_unplaced else "error"
+        print(f'{args.source}:{no}: {severity}: cannot place this line: "{line}"', file=sys.stderr)
+    if result.unplaced and not args.keep_unplaced:
+        print(f"{args.source}: {len(result.unplaced)} line(s) not placed; nothing written "
+              "(--keep-unplaced keeps them under `unplaced:`)", file=sys.stderr)
+        return 1
+    if result.unplaced:
+        result.data["unplaced"] = [{"line": no, "text": line} for no, line in result.unplaced]
+    if not args.output:
+        sys.stdout.buffer.write(yamlout.dump(result.data).encode("utf-8"))
+        return 0
+    write_output(result, source, Path(args.output))
+    return 0
+
+
+def write_output(result: Result, source: Path, output: Path) -> None:
+    """Write the YAML to `output` and copy the source, byte for byte, beside it."""
+    data = with_original(result, source.name)
+    ident = data["agency"].get("slug") or data["agency"]["code"]
+    expected = f"{data['year']}/{ident}.yaml"
+    if not ("/" + output.as_posix()).endswith("/" + expected):
+        print(f"warning: {output}: `build.py check` expects this file at content/{expected}",
+              file=sys.stderr)
+    folder = output.parent / ident
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / source.name
+    if not (target.exists() and target.resolve() == source.resolve()):
+        shutil.copyfile(source, target)
+    output.write_bytes(yamlout.dump(data).encode("utf-8"))
+    print(f"wrote {output} and {target}", file=sys.stderr)
+
+
+def with_original(result: Result, file_name: str) -> dict:
+    """The result's data listing the source text as the original file, after `unit`."""
+    originals = [{"file": file_name, "title": TITLES[result.family]}]
+    return _insert_after(result.data, "unit", "originals", originals)
+
+
+def _insert_after(data: dict, after: str, key: str, value) -> dict:
+    """A copy of `data` with `key` placed right after `after` (key order is the format's)."""
+    out = {}
+    for k, v in data.items():
+        out[k] = v
+        if k == after:
+            out[key] = value
+    return out
+
+
+# --- the whole document -----------------------------------------------------------------
+
+def import_text(text: str, year: Optional[int] = None, agency_code: Optional[str] = None,
+                region: Optional[str] = None) -> Result:
+    """The content data of one extracted document text, and the lines it could not place."""
+    text = text.removeprefix("\ufeff")
+    lines = [Line(i + 1, raw.rstrip("\r"), BOOKMARK_RE.sub("", raw).strip())
+             for i, raw in enumerate(text.split("\n"))]
+    family = "pdf" if any("\t" in line.raw.lstrip("\t") for line in lines) else "word"
+    unplaced: list[tuple[int, str]] = []
+    body, document, preamble_lines, toc = front_matter(lines)
+    headings = find_headings(lines, body, family, toc)
+    parts = build_parts(lines, headings, family, unplaced)
+    unplaced += [(e.line, e.text) for e in toc if not e.used]
+    preamble = markdown(preamble_lines, family)
+
+    printed = _printed_year(document)
+    if year and printed and year != printed:
+        print(f"warning: --year {year} differs from the printed year {printed}; using {year}",
+              file=sys.stderr)
+    year = year or printed
+    if year is None:
+        raise ImportFailure("the budget year is not printed; give it with --year")
+    if not region:
+        raise ImportFailure("give the agency's region with --region (one of the regions in site_config.yaml)")
+    projects = [p for part in parts for p in part.get("projects", [])]
+    unit = next((p["unit"] for p in projects if p.get("unit")), None)
+    for project in projects:
+        if project.get("unit") == unit:
+            del project["unit"]  # only a unit that differs from the document's is kept
+    data = {
+        "year": year,
+        "agency": agency(projects, agency_code, region),
+        "document": document or None,
+        "unit": unit or "元",
+        "preamble": preamble,
+        "parts": parts,
+    }
+    if unit is None:
+        print("warning: no 单位 line printed; unit set to 元", file=sys.stderr)
+    unplaced.sort()
+    return Result(data, family, unplaced)
+
+
+def agency(projects: list[dict], agency_code: Optional[str], region: str) -> dict:
+    """The agency as printed on the first table's agency line; `--agency-code` fills or overrides."""
+    line = next((p["agency_line"] for p in projects if p.get("agency_line")), None)
+    match = AGENCY_RE.match(line) if line else None
+    if match is None:
+        raise ImportFailure("no agency line (code and name above a table) is printed; "
+                           "this importer needs one to name the agency")
+    out = {"name": match.group(2), "code": match.group(1)}
+    if agency_code and agency_code != out["code"]:
+        if not SLUG_RE.match(agency_code):
+            raise ImportFailure(f"--agency-code {agency_code!r} may hold only a-z, 0-9 and '-'")
+        out["slug"] = agency_code
+    out["region"] = region
+    return out
+
+
+def _printed_year(document: dict) -> Optional[int]:
+    match = YEAR_RE.search(document.get("title", ""))
+    return int(match.group(1)) if match else None
+
+
+def cn_number(text: str) -> int:
+    """一 → 1, 十二 → 12: the Chinese numerals used for part numbers."""
+    digits = {c: i for i, c in enumerate("零一二三四五六七八九")} | {"〇": 0}
+    if "十" in text:
+        tens, _, ones = text.partition("十")
+        return (digits.get(tens, 1) if tens else 1) * 10 + (digits.get(ones, 0) if ones else 0)
+    return digits.get(text, 0)
+
+
+# --- title page and printed 目录 --------------------------------------------------------
+
+def front_matter(lines: list[Line]) -> tuple[int, dict, list[Line], list[TocEntry]]:
+    """Title page facts, preamble lines and 目录 entries before the first part; and where it starts."""
+    toc: list[TocEntry] = []
+    in_toc = False
+    document: dict = {}
+    title: list[str] = []
+    preamble: list[Line] = []
+    for i, line in enumerate(lines):
+        part = PART_RE.match(line.text)
+        if part and cn_number(part.group(1)) == 1:
+            # Inside a printed 目录, `第一部分 …` followed by dotted-leader entries is an entry.
+            following = next((n for n in lines[i + 1:] if n.text), None)
+            if not (in_toc and following and LEADER_RE.match(following.text)):
+                break
+        if line.blank:
+            if preamble and preamble[-1].text:
+                preamble.append(line)
+            continue
+        if TOC_HEAD_RE.match(line.text):
+            in_toc = True
+            document["toc_printed"] = True
+        elif in_toc:
+            leader = LEADER_RE.match(line.raw.strip())
+            if leader:
+                toc.append(TocEntry(leader.group("text").strip(), int(leader.group("page")), line.no))
+            else:
+                toc.append(TocEntry(line.text, None, line.no))
+        elif re.match(r"^[(（].*[)）]$", line.text):
+            document["status"] = line.text
+        elif line.text.endswith("编制"):
+            document["compiler"] = line.text
+        elif line.text.endswith("审核"):
+            document["reviewer"] = line.text
+        elif not PART_RE.match(line.text) and len(line.text) <= SECTION_MAX and not preamble \
+                and line.text[-1] not in CLOSERS:
+            title.append(line.text)
+        else:
+            preamble.append(line)
+    else:
+        raise ImportFailure("no 第一部分 heading found: cannot tell where the document body starts")
+    if title:
+        document = {"title": "\n".join(title)} | document
+    order = ("title", "status", "compiler", "reviewer", "published", "toc_printed")
+    document = {k: document[k] for k in order if k in document}
+    return i, document, preamble, toc
+
+
+# --- headings ---------------------------------------------------------------------------
+
+def find_headings(lines: list[Line], start: int, family: str, toc: list[TocEntry]) -> list[Heading]:
+    """Part, section and project headings of the body, in order.
+
+    Sections are recognised by the strongest evidence the text has: Word `TC` codes when
+    there are any; else the printed 目录; else a short numbered line in the numbering style of
+    the part's first such line (later lines in other styles are the sections' own lists).
+    """
+    has_tc = any(TC_RE.match(line.text) for line in lines)
+    continuation = word_continuations(lines) if family == "word" else set()
+    headings: list[Heading] = []
+    next_part, style = 1, None
+    i = start
+    while i < len(lines):
+        line = lines[i]
+        heading = None
+        tc = TC_RE.match(line.text)
+        part = PART_RE.match(line.text)
+        if line.blank or line.raw.startswith("\t") or (family == "pdf" and "\t" in line.raw):
+            pass
+        elif tc:
+            heading = _tc_heading(tc, i)
+        elif part and cn_number(part.group(1)) == next_part:
+            heading = _part_heading(lines, i, part)
+        elif PROJECT_RE.match(line.text):
+            match = PROJECT_RE.match(line.text)
+            heading = Heading("project", i, i + 1, match.group(1), match.group(2), full=line.text)
+        elif i in continuation:
+            pass   # e.g. "2、…" of a multi-line 绩效目标 cell, not a section
+        elif not has_tc and _section_like(line.text):
+            if toc:  # the next 目录 entry not yet found in the body
+                pending = next((e for e in toc if not e.used), None)
+                if pending and _norm(pending.text) == _norm(line.text):
+                    heading = _numbered("section", line.text, i)
+            else:    # the part's first numbered line sets the style of its sections
+                style = style or _style(line.text)
+                if _style(line.text) == style:
+                    heading = _numbered("section", line.text, i)
+        if heading is None:
+            i += 1
+            continue
+        if heading.kind == "part":
+            next_part += 1
+            style = None
+        if toc and heading.toc is None:
+            heading.toc = _match_toc(toc, heading.full)
+        headings.append(heading)
+        i = heading.end
+    return headings
+
+
+def _tc_heading(tc: re.Match, i: int) -> Heading:
+    """A heading marked by a Word TC field: the field's text is its 目录 entry."""
+    head = tc.group("head").strip()
+    kind = "project" if tc.group("kind").upper() == "C" or PROJECT_RE.match(head) else "section"
+    heading = _numbered(kind, head, i)
+    heading.toc = {"text": tc.group("toc").strip()}
+    return heading
+
+
+def _part_heading(lines: list[Line], i: int, match: re.Match) -> Heading:
+    """`第一部分 标题`, or `第一部分` with the title on the next non-blank line."""
+    number, title, end = f"第{match.group(1)}部分", match.group(2).strip(), i + 1
+    if not title:
+        j = i + 1
+        while j < len(lines) and lines[j].blank:
+            j += 1
+        if j < len(lines) and _title_like(lines[j]):
+            title, end = lines[j].text, j + 1
+    return Heading("part", i, end, number, title or number, full=number + title)
+
+
+def _title_like(line: Line) -> bool:
+    return (not line.raw.startswith("\t") and "\t" not in line.raw and len(line.text) <= SECTION_MAX
+            and not TC_RE.match(line.text) and not NUMBER_RE.match(line.text))
+
+
+def _numbered(kind: str, text: str, i: int) -> Heading:
+    match = NUMBER_RE.match(text)
+    if match and match.group(2):
+        return Heading(kind, i, i + 1, match.group(1), match.group(2).strip(), full=text)
+    return Heading(kind, i, i + 1, None, text, full=text)
+
+
+def _section_like(text: str) -> bool:
+    match = NUMBER_RE.match(text)
+    return bool(match and not match.group(1).startswith("第") and match.group(2)
+                and len(text) <= SECTION_MAX and "。" not in text)
+
+
+def _style(text: str) -> str:
+    """The numbering style of a heading: 一、 （一） 1、 1. are different levels."""
+    number = NUMBER_RE.match(text).group(1)
+    return re.sub(rf"[{CN}]+", "一", re.sub(r"\d+", "1", number))
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _match_toc(toc: list[TocEntry], full: str) -> Optional[dict]:
+    """The first unused 目录 entry with this heading's text (spaces ignored), marked used."""
+    for entry in toc:
+        if not entry.used and _norm(entry.text) == _norm(full):
+            entry.used = True
+            return {"text": entry.text, "page": entry.page}
+    return None
+
+
+def word_continuations(lines: list[Line]) -> set[int]:
+    """Indexes of Word lines that continue a table cell: text right below a cell, no TAB."""
+    out: set[int] = set()
+    in_cell = False
+    for i, line in enumerate(lines):
+        if line.raw.startswith("\t"):
+            in_cell = True
+        elif line.blank:
+            in_cell = False
+        elif in_cell:
+            out.add(i)
+    return out
+
+
+# --- parts, sections, projects ----------------------------------------------------------
+
+def build_parts(lines: list[Line], headings: list[Heading], family: str,
+                unplaced: list[tuple[int, str]]) -> list[dict]:
+    """Parts with their sections and projects; each heading owns the lines up to the next."""
+    parts: list[dict] = []
+    for n, heading in enumerate(headings):
+        end = headings[n + 1].start if n + 1 < len(headings) else len(lines)
+        block = lines[heading.end:end]
+        item = {"number": heading.number, "title": heading.title, "toc": _toc(heading.toc)}
+        if heading.kind == "part":
+            item["text"] = _text(block, family, unplaced)
+            parts.append(item)
+            continue
+        if not parts:  # cannot happen: the body starts with a part heading
+            raise ImportFailure(f"line {lines[heading.start].no}: heading before the first part")
+        if heading.kind == "section":
+            item["text"] = _text(block, family, unplaced)
+            parts[-1].setdefault("sections", []).append(item)
+        else:
+            rows = (pdf_rows if family == "pdf" else word_rows)(block, unplaced)
+            item.update(parse_table(rows, family, unplaced))
+            parts[-1].setdefault("projects", []).append(item)
+    for part in parts:  # key order of the format: sections before projects
+        if "projects" in part and "sections" in part:
+            part["projects"] = part.pop("projects")
+    return parts
+
+
+def _toc(toc: Optional[dict]) -> Optional[dict]:
+    if toc is None:
+        return None
+    return {k: v for k, v in toc.items() if v is not None}
+
+
+def _text(block: list[Line], family: str, unplaced: list[tuple[int, str]]) -> Optional[str]:
+    """Free text of a block as Markdown; table cells outside a project table cannot be placed."""
+    keep = []
+    for line in block:
+        if line.raw.startswith("\t") or (family == "pdf" and "\t" in line.raw):
+            if line.text:
+                unplaced.append((line.no, line.raw.strip()))
+            continue
+        keep.append(line)
+    return markdown(keep, family)
+
+
+# --- free text as Markdown --------------------------------------------------------------
+
+def markdown(lines: list[Line], family: str) -> Optional[str]:
+    """Printed paragraphs as Markdown: blank line between paragraphs, line breaks kept."""
+    paragraphs: list[list[str]] = [[]]
+    texts = [line.text for line in lines]
+    for n, text in enumerate(texts):
+        prev_blank = n == 0 or not texts[n - 1]
+        next_blank = n + 1 >= len(texts) or not texts[n + 1]
+        if not text or (PAGE_NUMBER_RE.match(text) and prev_blank and next_blank):
+            if paragraphs[-1]:
+                paragraphs.append([])  # a lone page number is noise, like a blank line
+            continue
+        paragraphs[-1].append(text)
+    paragraphs = [p for p in paragraphs if p]
+    if family == "pdf":
+        paragraphs = join_page_breaks(paragraphs)
+    out = ["\n".join(md_line(line, family) for line in p) for p in paragraphs]
+    return "\n\n".join(out) or None
+
+
+def join_page_breaks(paragraphs: list[list[str]]) -> list[list[str]]:
+    """Re-join PDF paragraphs that a page break split.
+
+    The break shows as a blank line inside a sentence. A paragraph is taken to continue in
+    the next one when it is long (≥ PARAGRAPH_MIN characters, so short labels and list
+    items are never joined), does not end in sentence-final or closing punctuation
+    (CLOSERS), and the next one does not start like a heading or list item. The halves are
+    joined without a space: the extraction adds none at a line end in Chinese text.
+    """
+    out: list[list[str]] = []
+    for p in paragraphs:
+        if out:
+            last = out[-1][-1]
+            if (len(last) >= PARAGRAPH_MIN and last[-1] not in CLOSERS and not NUMBER_RE.match(p[0])
+                    and not p[0].startswith("- ") and not PART_RE.match(p[0])):
+                out[-1] = out[-1][:-1] + [last + p[0]] + p[1:]
+                continue
+        out.append(list(p))
+    return out
+
+
+def md_line(text: str, family: str) -> str:
+    """One printed line as Markdown that renders to exactly this text.
+
+    Inline markup characters are backslash-escaped wherever they occur (they are rare in
+    these documents, and an escape always renders as the character itself). At the line
+    start, what CommonMark would read as a heading, list, quote or rule is escaped too.
+    Exception: PDF extraction writes a printed bullet as `- `; that stays a Markdown list.
+    """
+    if family == "pdf" and text.startswith("- ") and text[2:].strip():
+        return "- " + md_line(text[2:].strip(), "word")
+    out = "".join("\\" + c if c in MD_SPECIAL else c for c in text)
+    ordered = re.match(r"^(\d{1,9})([.)])(?=\s|$)", out)
+    if ordered:
+        return ordered.group(1) + "\\" + out[len(ordered.group(1)):]
+    if out[:1] in ("#", "-", "+", "="):
+        return "\\" + out
+    return out
+
+
+# --- project tables ---------------------------------------------------------------------
+#
+# Both families are first cut into rows of cells; one parser then reads the rows by their
+# printed labels. Word rows are the groups of TAB lines between blank lines; PDF rows are
+# lines. Column positions of the 资金支出计划 and indicator rows come from their header
+# rows, so the PDF's empty spacer columns need no special case.
+
+AGENCY_RE = re.compile(r"^(\d{3,})\s*(\S.*)$")
+UNIT_RE = re.compile(r"^单位[：:]\s*(\S.*)$")
+AMOUNT_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
+# Han ideographs, CJK symbols and punctuation, fullwidth forms.
+CJK = "\u2e80-\u2fdf\u3001-\u303f\u31c0-\u31ef\u3200-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
+WRAP_RE = re.compile(rf"(?<=[{CJK}])\s+(?=[{CJK}])")
+FIELDS = {"项目编码": "code", "项目名称": "name", "预算数": "budget", "其中：财政资金": "fiscal",
+          "其他资金": "other"}
+AMOUNTS = ("budget", "fiscal", "other")
+GROUP_LABEL, PLAN_LABEL, GOALS_LABEL = "预算规模及资金用途", "资金支出计划（%）", "绩效目标"
+COLUMNS = {"一级指标": "level1", "二级指标": "level2", "三级指标": "level3",
+           "绩效指标描述": "description", "指标值": "value", "指标值确定依据": "basis"}
+PROJECT_KEYS = ("agency_line", "unit", "code", "name", "budget", "fiscal", "other", "purpose",
+                "plan", "goals", "indicators")
+
+
+@dataclass
+class Cell:
+    text: str
+    line: int
+
+
+def unwrap(text: str) -> str:
+    """Remove the spaces a PDF inserts where a cell wrapped: whitespace between CJK characters."""
+    return WRAP_RE.sub("", text)
+
+
+def label(text: str) -> str:
+    """A cell as a label key: no whitespace, ASCII colon and brackets as printed fullwidth."""
+    return _norm(text).replace(":", "：").replace("(", "（").replace(")", "）")
+
+
+def word_rows(block: list[Line], unplaced: list[tuple[int, str]]) -> list[list[Cell]]:
+    """Word table rows: a TAB line starts a cell, a following line without TAB continues it."""
+    rows: list[list[Cell]] = []
+    row: list[Cell] = []
+    in_cell = False
+    for line in block:
+        if line.raw.startswith("\t"):
+            row.append(Cell(BOOKMARK_RE.sub("", line.raw[1:]).strip(), line.no))
+            in_cell = True
+        elif line.blank:
+            if row:
+                rows.append(row)
+                row = []
+            in_cell = False
+        elif in_cell:
+            row[-1].text = f"{row[-1].text}\n{line.text}" if row[-1].text else line.text
+        elif not PAGE_NUMBER_RE.match(line.text):  # a lone page number is noise
+            unplaced.append((line.no, line.text))
+    if row:
+        rows.append(row)
+    return rows
+
+
+def pdf_rows(block: list[Line], unplaced: list[tuple[int, str]]) -> list[list[Cell]]:
+    """PDF table rows: one line each, cells split at TABs and unwrapped."""
+    rows = []
+    for line in block:
+        if line.blank:
+            continue
+        if "\t" not in line.raw:
+            if not PAGE_NUMBER_RE.match(line.text):
+                rows.append([Cell(line.text, line.no)])  # agency line, 单位: kept as printed
+            continue
+        rows.append([Cell(unwrap(c.strip()), line.no) for c in line.raw.split("\t")])
+    return rows
+
+
+def parse_table(rows: list[list[Cell]], family: str, unplaced: list[tuple[int, str]]) -> dict:
+    """The fields of one 绩效目标表 (agency line to indicators), in the format's key order."""
+    found: dict = {}
+    in_group = False
+    i = 0
+    while i < len(rows):
+        row, first = rows[i], label(rows[i][0].text)
+        if first in COLUMNS:
+            read = word_indicators if family == "word" else pdf_indicators
+            found["indicators"] = read(row, rows[i + 1:], unplaced)
+            break
+        if first in FIELDS or first == GROUP_LABEL:
+            _label_values(row, found, unplaced)
+            in_group = in_group or any(label(c.text) == GROUP_LABEL for c in row)
+        elif first == PLAN_LABEL:
+            values = rows[i + 1] if i + 1 < len(rows) and not rows[i + 1][0].text else []
+            found["plan"] = _plan(row, values, unplaced)
+            i += 1 if values else 0
+        elif first == GOALS_LABEL:
+            found["goals"] = _single(row[1:], unplaced)
+        elif not row[0].text and in_group and "purpose" not in found:
+            found["purpose"] = _single(row, unplaced)  # the unlabelled cell under 资金用途
+        else:
+            _loose_cells(row, found, unplaced)
+        i += 1
+    for key in AMOUNTS:
+        if key in found and found[key] is not None:
+            found[key] = _amount(found[key], unplaced)
+    if found.get("code"):
+        found["code"] = _norm(found["code"].text)  # a code never holds spaces; PDFs break it
+    out = {}
+    for key in PROJECT_KEYS:
+        value = found.get(key)
+        out[key] = value.text if isinstance(value, Cell) else value
+    return out
+
+
+def _single(cells: list[Cell], unplaced: list[tuple[int, str]]) -> Optional[str]:
+    """The one non-empty cell of a value row; any further non-empty cell cannot be placed."""
+    texts = [c for c in cells if c.text]
+    unplaced += [(c.line, c.text) for c in texts[1:]]
+    return texts[0].text if texts else None
+
+
+def _label_values(row: list[Cell], found: dict, unplaced: list[tuple[int, str]]) -> None:
+    """`label value label value …` rows: each label takes the first non-empty cell after it."""
+    current = None
+    for cell in row:
+        key = label(cell.text)
+        if key in FIELDS:
+            current = FIELDS[key]
+        elif key == GROUP_LABEL:
+            current = None
+        elif not cell.text:
+            continue
+        elif current and current not in found:
+            found[current] = cell
+        else:
+            unplaced.append((cell.line, cell.text))
+
+
+def _loose_cells(row: list[Cell], found: dict, unplaced: list[tuple[int, str]]) -> None:
+    """Cells outside the labelled rows: the agency line and 单位, else unplaceable."""
+    for cell in row:
+        if not cell.text:
+            continue
+        unit = UNIT_RE.match(cell.text)
+        if "agency_line" not in found and AGENCY_RE.match(cell.text):
+            found["agency_line"] = cell.text
+        elif "unit" not in found and unit:
+            found["unit"] = unit.group(1)
+        else:
+            unplaced.append((cell.line, cell.text))
+
+
+def _amount(cell: Cell, unplaced: list[tuple[int, str]]) -> Optional[Decimal]:
+    """A printed amount as an exact decimal; a cell that is not one cannot be placed."""
+    if AMOUNT_RE.match(cell.text):
+        return Decimal(cell.text)
+    unplaced.append((cell.line, cell.text))
+    return None
+
+
+def _plan(header: list[Cell], values: list[Cell], unplaced: list[tuple[int, str]]) -> list[dict]:
+    """资金支出计划 periods from the header row, each with the value in the same column."""
+    periods = {j: c.text for j, c in enumerate(header) if j and c.text}
+    plan = {j: {"period": text} for j, text in periods.items()}
+    for j, cell in enumerate(values):
+        if not cell.text:
+            continue
+        if j in plan and AMOUNT_RE.match(cell.text):
+            plan[j]["value"] = Decimal(cell.text)
+        else:
+            unplaced.append((cell.line, cell.text))
+    return [plan[j] for j in sorted(plan)]
+
+
+def _columns(header: list[Cell], unplaced: list[tuple[int, str]]) -> list[Optional[str]]:
+    """Indicator key per header column; None for spacer (empty) or unknown columns."""
+    keys = []
+    for cell in header:
+        key = COLUMNS.get(label(cell.text))
+        if cell.text and key is None:
+            unplaced.append((cell.line, cell.text))
+        keys.append(key)
+    return keys
+
+
+def _indicator(cells: list[Cell], keys: list[Optional[str]], unplaced: list[tuple[int, str]]) -> dict:
+    """Cells of one indicator row by column key; text in a spacer column cannot be placed."""
+    row: dict = {}
+    for j, cell in enumerate(cells):
+        key = keys[j] if j < len(keys) else None
+        if key is not None and cell.text:
+            row[key] = cell.text
+        elif cell.text:
+            unplaced.append((cell.line, cell.text))
+    return row
+
+
+def _ordered(row: dict) -> dict:
+    """Indicator keys in the format's order; empty (merged or blank) cells left out."""
+    return {key: row[key] for key in COLUMNS.values() if row.get(key)}
+
+
+def word_indicators(header: list[Cell], rows: list[list[Cell]],
+                    unplaced: list[tuple[int, str]]) -> list[dict]:
+    """Word indicator rows: every header-width run of cells is one row.
+
+    Blank lines are no row boundary here: Word puts them inside rows too (after a multi-line
+    cell), so the cells are counted instead.
+    """
+    keys = _columns(header, unplaced)
+    cells = [c for row in rows for c in row]
+    whole = len(cells) - len(cells) % len(keys)
+    out = [_ordered(_indicator(cells[k:k + len(keys)], keys, unplaced)) for k in range(0, whole, len(keys))]
+    unplaced += [(c.line, c.text) for c in cells[whole:] if c.text]
+    return out
+
+
+def pdf_indicators(header: list[Cell], rows: list[list[Cell]],
+                   unplaced: list[tuple[int, str]]) -> list[dict]:
+    """PDF indicator rows, one per line; a row split by a page break is joined again.
+
+    After a page break the header row is printed again, and a row whose 一级指标 and
+    指标值确定依据 cells are empty holds the rest of the previous row's cells: each is
+    appended to its cell without a space (the break cut a word, not between words).
+    """
+    keys = _columns(header, unplaced)
+    head = [label(c.text) for c in header]
+    out: list[dict] = []
+    after_break = False
+    for row in rows:
+        if [label(c.text) for c in row] == head:
+            after_break = True   # the header repeated on a new page
+            continue
+        cells = _indicator(row, keys, unplaced)
+        if after_break and out and not cells.get("level1") and not cells.get("basis"):
+            for key, text in cells.items():
+                out[-1][key] = unwrap(out[-1].get(key, "") + text)
+        else:
+            out.append(cells)
+        after_break = False
+    return [_ordered(row) for row in out]
