@@ -180,21 +180,25 @@ def amount(value: Optional[Decimal]) -> Optional[str]:
     return None if value is None else str(value)
 
 
+def page_link(originals: list[dict], page, prefix: str = "") -> Optional[str]:
+    """Link to a printed page of the (first) original: `#page=N` only where a PDF viewer reads it."""
+    if page is None or not originals:
+        return None
+    href = prefix + originals[0]["href"]
+    if originals[0]["ext"] == "pdf" and str(page).isdigit():
+        href += f"#page={page}"
+    return href
+
+
 def toc_view(facts: YearFacts, originals: list[dict]) -> list[dict]:
     """The 目录: parts, sections and projects in document order, nested as in the document."""
     year = facts.year
-    page_file = originals[0] if originals else None
     by_project = {id(pf.project): pf for pf in facts.projects}
 
     def entry(number, title, toc: Optional[TocEntry], href, children) -> dict:
         page = toc.page if toc is not None else None
-        page_href = None
-        if page is not None and page_file is not None:
-            page_href = page_file["href"]
-            if page_file["ext"] == "pdf" and str(page).isdigit():
-                page_href += f"#page={page}"
         return {"text": toc.text if toc else (number or "") + title, "href": href,
-                "page": page, "page_href": page_href, "children": children}
+                "page": page, "page_href": page_link(originals, page), "children": children}
 
     def keep(item) -> bool:
         return item.toc is not None or not year.document.toc_printed
@@ -286,7 +290,7 @@ def parsed_text(row) -> Optional[str]:
     return None if p is None else f"{p.comparator}{p.number}{p.unit or ''}"
 
 
-def project_view(md: MarkdownIt, facts: YearFacts, pf: ProjectFacts, root: str) -> dict:
+def project_view(pf: ProjectFacts, originals: list[dict]) -> dict:
     """Everything a project page shows, in the order of the printed table."""
     p = pf.project
     rows = [{"level1": r.indicator.level1, "level2": r.indicator.level2,
@@ -309,7 +313,8 @@ def project_view(md: MarkdownIt, facts: YearFacts, pf: ProjectFacts, root: str) 
         "purpose": p.purpose, "plan": plan, "plan_kind": pf.plan_kind,
         "plan_has_percent": any(r["percent"] for r in plan), "chart": chart_view(pf),
         "goals": p.goals, "groups": groups, "remarks": p.remarks, "notes": list(pf.notes),
-        "toc": p.toc,
+        "page": p.toc.page if p.toc else None,
+        "page_href": page_link(originals, p.toc.page if p.toc else None, "../"),
     }
 
 
@@ -415,10 +420,10 @@ class Renderer:
         self.page("agency_year.html", path, frame, year=view)
         for i, pf in enumerate(facts.projects):
             self.project(facts, pf, facts.projects[i - 1] if i else None,
-                         facts.projects[i + 1] if i + 1 < len(facts.projects) else None)
+                         facts.projects[i + 1] if i + 1 < len(facts.projects) else None, originals)
 
     def project(self, facts: YearFacts, pf: ProjectFacts, prev: Optional[ProjectFacts],
-                next_: Optional[ProjectFacts]) -> None:
+                next_: Optional[ProjectFacts], originals: list[dict]) -> None:
         """`/{year}/{agency}/{project}/`: one 绩效目标表."""
         year = facts.year
         path = f"{year.year}/{year.agency.ident}/{pf.slug}/index.html"
@@ -432,7 +437,7 @@ class Renderer:
         frame = page_view(path, f"{title} - {year.agency.name} {year.year} 年",
                           self.year_crumbs(year) + [(title, None)],
                           pub_date=entry_date(year, self.epoch), source=year.agency.name)
-        self.page("project.html", path, frame, project=project_view(self.md, facts, pf, root),
+        self.page("project.html", path, frame, project=project_view(pf, originals),
                   agency={"name": year.agency.name, "year": year.year, "href": "../index.html",
                           "count": len(facts.projects), "data": root + opendata.data_paths(year)["json"]},
                   nav=neighbours, base=base)

@@ -14,7 +14,7 @@ import ctypes.util
 import os
 import re
 import shutil
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Callable, Optional
 
 from .render import Site
@@ -78,8 +78,8 @@ def clean_stale(output: Path) -> list[Path]:
 
 def _target(base: Path, rel: str) -> Path:
     """`base/rel` for a clean relative POSIX path; anything that could escape is a bug."""
-    parts = PurePosixPath(rel).parts
-    if not parts or rel.startswith("/") or "\\" in rel or any(p in ("", ".", "..") for p in parts):
+    parts = rel.split("/")
+    if "\\" in rel or "\0" in rel or any(p in ("", ".", "..") for p in parts):
         raise ValueError(f"unsafe output path {rel!r}")
     return base.joinpath(*parts)
 

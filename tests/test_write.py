@@ -1,0 +1,168 @@
+"""The write stage: staging folder, swap, refusal of foreign folders, no half-written site."""
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gongkai import write
+from gongkai.render import Site
+from gongkai.write import MARKER, WriteError, write_site
+
+
+def site(n: int = 1) -> Site:
+    s = Site()
+    s.add("index.html", f"<p>home {n}</p>".encode(), "t")
+    s.add("a/b/index.html", f"<p>page {n}</p>".encode(), "t")
+    return s
+
+
+def tree(folder: Path) -> dict[str, str]:
+    return {p.relative_to(folder).as_posix(): (hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir")
+            + oct(p.stat().st_mode & 0o777) for p in sorted(folder.rglob("*"))}
+
+
+@pytest.fixture
+def paths(tmp_path: Path):
+    """(output, content dir, project root) in a fresh project folder."""
+    root = tmp_path / "project"
+    (root / "content").mkdir(parents=True)
+    return root / "_site", root / "content", root
+
+
+def leftovers(output: Path) -> list[str]:
+    return sorted(p.name for p in output.parent.iterdir() if p.name.startswith(output.name + "."))
+
+
+def test_writes_files_marker_and_fixed_modes(paths):
+    output, content, root = paths
+    original = content / "orig.bin"
+    original.write_bytes(bytes(range(256)))
+    os.chmod(original, 0o600)
+    s = site()
+    s.copy(original, "x/originals/orig.bin", "t")
+    old_umask = os.umask(0o077)
+    try:
+        write_site(s, output, content, root)
+    finally:
+        os.umask(old_umask)
+    assert (output / "a" / "b" / "index.html").read_bytes() == b"<p>page 1</p>"
+    assert (output / "x" / "originals" / "orig.bin").read_bytes() == bytes(range(256))
+    assert (output / MARKER).is_file()
+    modes = {oct(p.stat().st_mode & 0o777) for p in output.rglob("*") if p.is_file()}
+    dirs = {oct(p.stat().st_mode & 0o777) for p in output.rglob("*") if p.is_dir()}
+    assert modes == {"0o644"} and dirs == {"0o755"}
+    assert leftovers(output) == []
+
+
+def test_rebuild_replaces_the_whole_folder(paths):
+    output, content, root = paths
+    write_site(site(1), output, content, root)
+    (output / "stale.html").write_text("old page")
+    write_site(site(2), output, content, root)
+    assert (output / "index.html").read_bytes() == b"<p>home 2</p>"
+    assert not (output / "stale.html").exists()      # nothing survives from the previous build
+    assert leftovers(output) == []
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
+def test_swap_with_and_without_atomic_exchange(paths, monkeypatch, exchange):
+    output, content, root = paths
+    write_site(site(1), output, content, root)
+    if not exchange:
+        monkeypatch.setattr(write, "_exchange", lambda a, b: False)
+    write_site(site(2), output, content, root)
+    assert (output / "index.html").read_bytes() == b"<p>home 2</p>"
+    assert leftovers(output) == []
+
+
+@pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt(), SystemExit(143)])
+def test_failure_while_writing_leaves_old_site(paths, monkeypatch, failure):
+    """A failed or interrupted write leaves the previous output byte-identical, no staging folder."""
+    output, content, root = paths
+    write_site(site(1), output, content, root)
+    before = tree(output)
+    original = content / "orig.bin"
+    original.write_bytes(b"x")
+    s = site(2)
+    s.copy(original, "orig.bin", "t")
+
+    def boom(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(write.shutil, "copyfile", boom)
+    with pytest.raises(type(failure)):
+        write_site(s, output, content, root)
+    assert tree(output) == before
+    assert leftovers(output) == []
+
+
+def test_failure_in_index_step_leaves_old_site(paths):
+    output, content, root = paths
+    write_site(site(1), output, content, root)
+    before = tree(output)
+
+    def index(staging: Path) -> None:
+        assert (staging / "index.html").read_bytes() == b"<p>home 2</p>"   # runs on the new pages
+        raise RuntimeError("index failed")
+
+    with pytest.raises(RuntimeError):
+        write_site(site(2), output, content, root, before_swap=index)
+    assert tree(output) == before and leftovers(output) == []
+
+
+def test_refuses_output_inside_content_or_containing_the_project(paths):
+    output, content, root = paths
+    for bad in (content, content / "2022" / "_site", root, root.parent):
+        with pytest.raises(WriteError):
+            write_site(site(), bad, content, root)
+    assert list(content.iterdir()) == []
+
+
+def test_refuses_foreign_non_empty_folder_file_and_symlink(paths, tmp_path):
+    output, content, root = paths
+    output.mkdir()
+    (output / "index.html").write_text("someone else's")
+    with pytest.raises(WriteError, match="not made by this tool"):
+        write_site(site(), output, content, root)
+    assert (output / "index.html").read_text() == "someone else's"
+    (output / "index.html").unlink()
+    write_site(site(), output, content, root)      # an empty folder is fine
+    other = tmp_path / "file"
+    other.write_text("x")
+    with pytest.raises(WriteError, match="not a folder"):
+        write_site(site(), other, content, root)
+    link = tmp_path / "link"
+    link.symlink_to(output)
+    with pytest.raises(WriteError, match="symbolic link"):
+        write_site(site(), link, content, root)
+
+
+def test_stale_staging_folders_are_removed_live_ones_kept(paths):
+    output, content, root = paths
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+    stale = output.parent / f"_site.staging-{dead}"
+    stale_old = output.parent / f"_site.old-{dead}"
+    live = output.parent / f"_site.staging-{os.getppid()}"     # our parent is alive: its build may be running
+    unrelated = output.parent / "_site.staging-notapid"
+    for folder in (stale, stale_old, live, unrelated):
+        (folder / "x").mkdir(parents=True)
+    write_site(site(), output, content, root)
+    assert not stale.exists() and not stale_old.exists()
+    assert live.exists() and unrelated.exists()
+
+
+def test_unsafe_paths_are_refused(paths):
+    output, content, root = paths
+    for rel in ("../escape.html", "/abs.html", "a//b.html", "a\\b.html", "./a.html"):
+        s = Site()
+        s.add(rel, b"x", "t")
+        with pytest.raises(ValueError):
+            write_site(s, output, content, root)
+        assert leftovers(output) == []
+    assert not (root / "escape.html").exists()
