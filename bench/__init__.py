@@ -1,0 +1,1 @@
+"""Benchmarks: synthetic content (generate.py) and the Gongkai/Hugo/MkDocs harness (run.py)."""

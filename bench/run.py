@@ -1,0 +1,710 @@
+"""`python -m bench` (`make bench`): Gongkai against Hugo and MkDocs on the same synthetic pages.
+
+For each scale (project pages; default 1,000 and 10,000, or `BENCH_SCALE=1000,50000`):
+
+1. generate the content once (bench/generate.py; cached in bench/out/{N}/ by its manifest);
+2. clean builds, `BENCH_RUNS` times each (default 3): Gongkai `--no-search`, Gongkai with
+   search, Hugo, Pagefind on Hugo's output, MkDocs; then Gongkai rebuilds with nothing
+   changed and after one agency-year file changed (a fresh `build.py build` each time);
+3. at the largest scale, `build.py serve`: the time from writing one agency-year file to the
+   changed project page being served (the "incremental" figure);
+4. page weight of one Gongkai project page (HTML + the CSS/JS it references, and the number
+   of references outside the site), and an estimate of what a first search transfers.
+
+Prints a Markdown table (median of the runs, min–max, peak memory) and, as its LAST LINE,
+exactly `ratios (N pages): gongkai/hugo=R1 gongkai/mkdocs=R2 incremental_ms=M` with N =
+10000 when that scale was run (else the largest one); a value that could not be measured
+is `NA`. Results are also written to bench/out/results.json and bench/out/results.md.
+
+Environment: BENCH_SCALE, BENCH_RUNS, BENCH_SEED (default 1), BENCH_TOOLS (default
+"gongkai,hugo,mkdocs,pagefind"), BENCH_SERVE=0 to skip the serve measurement.
+"""
+from __future__ import annotations
+
+import datetime
+import html.parser
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from . import generate as gen
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH = REPO / "bench"
+OUT = BENCH / "out"
+PY = Path(sys.executable)
+DEFAULT_SCALES = (1000, 10000)
+CONTRACT_SCALE = 10000
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+# --- tools ---------------------------------------------------------------------------------
+
+def ensure_hugo() -> Optional[str]:
+    hugo = shutil.which("hugo")
+    if hugo:
+        return hugo
+    log("hugo not found: installing the Debian package")
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    try:
+        subprocess.run(sudo + ["apt-get", "install", "-y", "--no-install-recommends", "hugo"], check=True, env=env)
+    except (subprocess.CalledProcessError, FileNotFoundError):
+        subprocess.run(sudo + ["apt-get", "update", "-q"], check=False, env=env)
+        subprocess.run(sudo + ["apt-get", "install", "-y", "--no-install-recommends", "hugo"], check=False, env=env)
+    return shutil.which("hugo")
+
+
+def ensure_mkdocs() -> Optional[Path]:
+    mkdocs = PY.parent / "mkdocs"
+    probe = subprocess.run([str(PY), "-c", "import mkdocs; print(mkdocs.__version__)"],
+                           capture_output=True, text=True)
+    if probe.returncode != 0 or probe.stdout.strip() != "1.6.1":
+        log("installing bench/requirements.txt (MkDocs) into the venv")
+        subprocess.run([str(PY), "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+                        "--quiet", "-r", str(BENCH / "requirements.txt")], check=False)
+    return mkdocs if mkdocs.exists() else None
+
+
+def has_pagefind() -> bool:
+    return subprocess.run([str(PY), "-m", "pagefind", "--version"], capture_output=True).returncode == 0
+
+
+def tool_version(cmd: list[str]) -> str:
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=60)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "?"
+
+
+# --- measuring one command ---------------------------------------------------------------
+
+@dataclass
+class Run:
+    seconds: float
+    peak_kb: int          # largest of: summed RSS of the process tree (sampled), ru_maxrss
+    ok: bool
+    tail: str = ""
+    cpu: float = 0.0      # user + system seconds of the process and its waited-for children
+
+
+def _tree_rss_kb(pid: int) -> int:
+    total, todo, seen = 0, [pid], set()
+    while todo:
+        p = todo.pop()
+        if p in seen:
+            continue
+        seen.add(p)
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def measure(cmd: list[str], cwd: Path = REPO, log_file: Optional[Path] = None) -> Run:
+    """Run `cmd` once: wall time, peak memory (process tree), success."""
+    out = open(log_file, "wb") if log_file else subprocess.DEVNULL
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT if log_file else subprocess.DEVNULL,
+                            start_new_session=True)
+    peak = [0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.05):
+            peak[0] = max(peak[0], _tree_rss_kb(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if log_file:
+        out.close()
+    tail = ""
+    if proc.returncode != 0 and log_file and log_file.exists():
+        tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-5:])
+    return Run(seconds, max(peak[0], usage.ru_maxrss), proc.returncode == 0, tail,
+               usage.ru_utime + usage.ru_stime)
+
+
+@dataclass
+class Result:
+    name: str
+    runs: list = field(default_factory=list)   # list[Run]
+    note: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.runs) and all(r.ok for r in self.runs)
+
+    @property
+    def median(self) -> Optional[float]:
+        return statistics.median(r.seconds for r in self.runs) if self.ok else None
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "ok": self.ok, "median_s": self.median, "note": self.note,
+                "runs_s": [round(r.seconds, 4) for r in self.runs],
+                "cpu_s": [round(r.cpu, 4) for r in self.runs],
+                "peak_mb": round(max((r.peak_kb for r in self.runs), default=0) / 1024, 1),
+                "error": next((r.tail for r in self.runs if not r.ok), "")}
+
+
+def repeat(name: str, runs: int, cmd: list[str], before=None, cwd: Path = REPO,
+           log_file: Optional[Path] = None) -> Result:
+    result = Result(name)
+    for i in range(runs):
+        if before:
+            before(i)
+        run = measure(cmd, cwd, log_file)
+        result.runs.append(run)
+        log(f"  {name} run {i + 1}/{runs}: {run.seconds:.2f} s, {run.peak_kb / 1024:.0f} MB"
+            + ("" if run.ok else f" FAILED\n{run.tail}"))
+        if not run.ok:
+            break
+    return result
+
+
+def rmtree(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+# --- page weight and search transfer -----------------------------------------------------
+
+RESOURCE_ATTRS = {("link", "href"), ("script", "src"), ("img", "src"), ("source", "src"),
+                  ("iframe", "src"), ("video", "src"), ("audio", "src"), ("embed", "src"),
+                  ("object", "data"), ("video", "poster"), ("input", "src")}
+LINK_LOADS = {"stylesheet", "icon", "preload", "modulepreload", "prefetch", "manifest",
+              "apple-touch-icon", "shortcut"}
+
+
+class _Refs(html.parser.HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.refs: list[tuple[str, str]] = []     # (kind, url)
+        self.inline_styles: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "style":
+            self._in_style = True
+        if a.get("style"):
+            self.inline_styles.append(a["style"])
+        if tag == "link":
+            rel = set((a.get("rel") or "").lower().split())
+            if rel & LINK_LOADS and a.get("href"):
+                self.refs.append(("css" if "stylesheet" in rel else "other", a["href"]))
+            return
+        for t, attr in RESOURCE_ATTRS:
+            if tag == t and a.get(attr):
+                self.refs.append(("js" if tag == "script" else "other", a[attr]))
+        if tag == "img" and a.get("srcset"):
+            for part in a["srcset"].split(","):
+                if part.strip():
+                    self.refs.append(("other", part.split()[0]))
+
+    def handle_endtag(self, tag):
+        if tag == "style":
+            self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.inline_styles.append(data)
+
+
+CSS_URL_RE = re.compile(r"""url\(\s*['"]?([^'")]+)['"]?\s*\)|@import\s+['"]([^'"]+)['"]""")
+
+
+def _external(url: str) -> bool:
+    return bool(re.match(r"^(?:[a-z][a-z0-9+.-]*:)?//", url, re.I)) and not url.startswith("data:")
+
+
+def _local(site: Path, page: Path, url: str) -> Optional[Path]:
+    if url.startswith(("data:", "#", "javascript:", "mailto:")) or _external(url):
+        return None
+    url = url.split("#")[0].split("?")[0]
+    path = (site / url.lstrip("/")) if url.startswith("/") else (page.parent / url)
+    path = path.resolve()
+    if path.is_dir():
+        path = path / "index.html"
+    return path if path.is_file() else None
+
+
+def page_weight(site: Path, page: Path) -> dict:
+    """Bytes of the page and of the CSS/JS it loads (followed through CSS url() and @import)."""
+    parser = _Refs()
+    text = page.read_text(encoding="utf-8", errors="replace")
+    parser.feed(text)
+    seen: dict[Path, str] = {}
+    external, missing = [], []
+    todo = [(kind, url, page) for kind, url in parser.refs]
+    todo += [("other", m.group(1) or m.group(2), page) for s in parser.inline_styles for m in CSS_URL_RE.finditer(s)]
+    while todo:
+        kind, url, base = todo.pop()
+        if _external(url):
+            external.append(url)
+            continue
+        path = _local(site, base, url)
+        if path is None:
+            if not url.startswith(("data:", "#")):
+                missing.append(url)
+            continue
+        if path in seen:
+            continue
+        seen[path] = kind
+        if path.suffix == ".css":
+            css = path.read_text(encoding="utf-8", errors="replace")
+            todo += [("other", m.group(1) or m.group(2), path) for m in CSS_URL_RE.finditer(css)]
+    sizes = {"html": page.stat().st_size, "css": 0, "js": 0, "other": 0}
+    for path, kind in seen.items():
+        kind = "css" if path.suffix == ".css" else "js" if path.suffix in (".js", ".mjs") else kind
+        sizes[kind if kind in sizes else "other"] += path.stat().st_size
+    return {"page": str(page.relative_to(site)), **sizes,
+            "html_css_js": sizes["html"] + sizes["css"] + sizes["js"],
+            "external": sorted(set(external)), "missing": sorted(set(missing)),
+            "files": sorted(str(p.relative_to(site)) if p.is_relative_to(site) else str(p) for p in seen)}
+
+
+def largest_project_page(site: Path) -> Optional[dict]:
+    """The largest project page ({year}/{agency}/{project}/index.html) with its CSS/JS."""
+    best = None
+    for path in site.glob("[12][0-9][0-9][0-9]/*/*/index.html"):
+        size = path.stat().st_size
+        if best is None or size > best[0]:
+            best = (size, path)
+    return page_weight(site, best[1]) if best else None
+
+
+def seed_site(runs: int) -> dict:
+    """The repository's own content (the seed documents), built with search: page weight of
+    its largest project page and the first-search transfer estimate."""
+    out = OUT / "seed-site"
+    rmtree(out)
+    result = repeat("Gongkai, seed site (repository content), with search", 1,
+                    [str(PY), "build.py", "build", "--output", str(out)], log_file=OUT / "seed-site.log")
+    info: dict = {"build": result.as_dict()}
+    if result.ok:
+        info["largest_project_page"] = largest_project_page(out)
+        info["search_transfer"] = search_first_transfer(out)
+    return info
+
+
+def find_page(site: Path, code: str) -> Optional[Path]:
+    for path in site.rglob("*.html"):
+        if code in path.as_posix():
+            return path
+    return None
+
+
+def search_first_transfer(site: Path) -> Optional[dict]:
+    """What Pagefind's first query loads, estimated from the files (uncompressed bytes):
+    the search page and what it references, pagefind.js, pagefind-entry.json, the wasm, the
+    meta file, the largest index chunk (worst case) and five median-sized fragments."""
+    pf = site / "pagefind"
+    if not pf.is_dir():
+        return None
+
+    def size(pattern: str, pick=max) -> int:
+        files = [p.stat().st_size for p in pf.glob(pattern)]
+        return pick(files) if files else 0
+
+    search_page = next((p for p in (site / "search" / "index.html", site / "search.html") if p.is_file()), None)
+    page = page_weight(site, search_page)["html_css_js"] if search_page else 0
+    fragments = sorted(p.stat().st_size for p in (pf / "fragment").glob("*"))
+    median_fragment = fragments[len(fragments) // 2] if fragments else 0
+    parts = {"search_page_html_css_js": page, "pagefind.js": size("pagefind.js"),
+             "pagefind-entry.json": size("pagefind-entry.json"), "wasm": size("wasm.*.pagefind"),
+             "meta": size("pagefind.*.pf_meta"), "largest_index_chunk": size("index/*"),
+             "five_fragments": 5 * median_fragment}
+    parts["total"] = sum(parts.values())
+    parts["index_files"] = len(list((pf / "index").glob("*")))
+    parts["fragments"] = len(fragments)
+    return parts
+
+
+# --- serve: one agency-year change to the reloaded page ----------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str, timeout: float = 2.0) -> Optional[bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.read()
+    except Exception:
+        return None
+
+
+def measure_serve(project: Path, manifest: dict, page_rel: str, runs: int) -> Result:
+    """Start `build.py serve`, change one project name in one agency-year file, and time until
+    the project page served over HTTP shows the change (then put the file back)."""
+    result = Result("serve: one agency-year change → page served")
+    if not (REPO / "gongkai" / "serve.py").exists():
+        result.note = "gongkai/serve.py does not exist yet"
+        return result
+    port = _free_port()
+    log_path = OUT / f"serve-{manifest['projects']}.log"
+    cmd = [str(PY), "build.py", "serve", "--config", str(project / "site_config.yaml"), "--port", str(port)]
+    with open(log_path, "wb") as logf:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=logf, stderr=subprocess.STDOUT, start_new_session=True)
+    url_path = page_rel[:-len("index.html")] if page_rel.endswith("index.html") else page_rel
+    url = f"http://127.0.0.1:{port}/{url_path}"
+    source = project / manifest["sample"]["file"]
+    original = source.read_bytes()
+    needle = f"\n    name: {manifest['sample']['name']}\n"
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and proc.poll() is None:
+            body = _get(url)
+            if body and manifest["sample"]["name"].encode() in body:
+                break
+            time.sleep(0.2)
+        else:
+            result.note = ("serve exited" if proc.poll() is not None else "serve did not serve the page") + \
+                f" (log: {log_path.relative_to(REPO)})"
+            return result
+        time.sleep(1.0)   # let the watcher settle after the first build
+        text = original.decode("utf-8")
+        if needle not in text:
+            result.note = "sample project name not found in its file"
+            return result
+        for i in range(runs):
+            token = f"（基准修订{i + 1}）"
+            changed = text.replace(needle, f"\n    name: {manifest['sample']['name']}{token}\n", 1)
+            start = time.perf_counter()
+            source.write_text(changed, encoding="utf-8")
+            seen = False
+            while time.perf_counter() - start < 60:
+                body = _get(url)
+                if body and token.encode() in body:
+                    seen = True
+                    break
+                time.sleep(0.005)
+            elapsed = time.perf_counter() - start
+            result.runs.append(Run(elapsed, 0, seen, "" if seen else "change not served within 60 s"))
+            log(f"  serve change {i + 1}/{runs}: {elapsed * 1000:.0f} ms" + ("" if seen else " (not seen)"))
+            if not seen:
+                break
+            time.sleep(1.0)
+        return result
+    finally:
+        source.write_bytes(original)
+        time.sleep(0.5)
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)   # the serve process group this function started
+            proc.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+# --- one scale ------------------------------------------------------------------------------
+
+def prepare(scale: int, seed: int) -> tuple[Path, dict]:
+    folder = OUT / str(scale)
+    manifest_path = folder / "manifest.json"
+    vocab_mtime = gen.VOCAB_PATH.stat().st_mtime
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        if (manifest.get("projects") == scale and manifest.get("seed") == seed
+                and manifest.get("generator_version") == gen.GENERATOR_VERSION
+                and manifest_path.stat().st_mtime > max(vocab_mtime, Path(gen.__file__).stat().st_mtime)):
+            log(f"{scale}: reusing generated content in {folder.relative_to(REPO)}")
+            return folder, manifest
+    log(f"{scale}: generating content (seed {seed})")
+    t = time.perf_counter()
+    manifest = gen.generate(folder, projects=scale, seed=seed)
+    log(f"{scale}: generated {manifest['agency_years']} agency years in {time.perf_counter() - t:.1f} s")
+    return folder, manifest
+
+
+@dataclass
+class Job:
+    key: str
+    name: str
+    cmd: list
+    before: object = None      # callable(run_index) or None
+    log_file: Optional[Path] = None
+
+
+def interleaved(jobs: list[Job], runs: int, results: dict) -> None:
+    """Run every job `runs` times, round-robin (A B C A B C …), so that load from other
+    processes on a shared machine falls on every tool alike; a job that fails is dropped."""
+    active = list(jobs)
+    for job in jobs:
+        results[job.key] = Result(job.name)
+    for i in range(runs):
+        for job in list(active):
+            if job.before:
+                job.before(i)
+            run = measure(job.cmd, REPO, job.log_file)
+            results[job.key].runs.append(run)
+            log(f"  {job.name} run {i + 1}/{runs}: {run.seconds:.2f} s (cpu {run.cpu:.2f} s), "
+                f"{run.peak_kb / 1024:.0f} MB" + ("" if run.ok else f" FAILED\n{run.tail}"))
+            if not run.ok:
+                active.remove(job)
+
+
+def bench_scale(scale: int, runs: int, seed: int, tools: set, hugo: Optional[str],
+                mkdocs: Optional[Path], serve: bool) -> dict:
+    folder, manifest = prepare(scale, seed)
+    project = folder / "gongkai"
+    config = project / "site_config.yaml"
+    builds = folder / "build"
+    builds.mkdir(exist_ok=True)
+    results: dict[str, Result] = {}
+    extra: dict = {"manifest": manifest, "load_before": os.getloadavg()}
+    g_out, h_out, m_out = builds / "gongkai", builds / "hugo", builds / "mkdocs"
+    g_search_out = builds / "gongkai-search"
+    hugo_cache = builds / "hugo-cache"
+
+    def clean(*paths):
+        def run(_=None):
+            for path in paths:
+                rmtree(path)
+        return run
+
+    gk = [str(PY), "build.py", "build", "--config", str(config)]
+    gongkai_clean = clean(g_out, project / ".cache", project / "_site")
+    jobs: list[Job] = []
+    if "gongkai" in tools:
+        jobs.append(Job("gongkai_nosearch", "Gongkai, clean build, no search",
+                        gk + ["--output", str(g_out), "--no-search"], gongkai_clean, builds / "gongkai.log"))
+    if "hugo" in tools and hugo:
+        jobs.append(Job("hugo", "Hugo, clean build",
+                        [hugo, "--source", str(folder / "hugo"), "--destination", str(h_out),
+                         "--cacheDir", str(hugo_cache), "--quiet"], clean(h_out, hugo_cache), builds / "hugo.log"))
+        if "pagefind" in tools:
+            jobs.append(Job("pagefind", "Pagefind on Hugo's output",
+                            [str(PY), "-m", "pagefind", "--site", str(h_out)], clean(h_out / "pagefind"),
+                            builds / "pagefind.log"))
+    if "mkdocs" in tools and mkdocs:
+        jobs.append(Job("mkdocs", "MkDocs, clean build",
+                        [str(mkdocs), "build", "-q", "-f", str(folder / "mkdocs" / "mkdocs.yml"), "-d", str(m_out)],
+                        clean(m_out), builds / "mkdocs.log"))
+    if "gongkai" in tools and "pagefind" in tools:
+        jobs.append(Job("gongkai_search", "Gongkai, clean build, with search",
+                        gk + ["--output", str(g_search_out)], clean(g_search_out, project / ".cache", project / "_site"),
+                        builds / "gongkai-search.log"))
+    log(f"{scale}: clean builds, interleaved: " + ", ".join(j.key for j in jobs))
+    interleaved(jobs, runs, results)
+
+    if results.get("gongkai_search") and results["gongkai_search"].ok:
+        extra["search_transfer"] = search_first_transfer(g_search_out)
+        if extra["search_transfer"] is None:
+            results["gongkai_search"].note = "no pagefind/ folder in the output: search not built"
+    if results.get("gongkai_nosearch") and results["gongkai_nosearch"].ok:
+        page = find_page(g_out, manifest["sample"]["code"])
+        if page:
+            extra["page_weight"] = page_weight(g_out, page)
+            extra["largest_project_page"] = largest_project_page(g_out)
+        log(f"{scale}: Gongkai rebuilds")
+        source = project / manifest["sample"]["file"]
+        original = source.read_bytes()
+
+        def change_one(i: int) -> None:
+            source.write_bytes(original.replace(manifest["sample"]["name"].encode(),
+                                                f"{manifest['sample']['name']}（改{i}）".encode(), 1))
+        rebuild = gk + ["--output", str(g_out), "--no-search"]
+        interleaved([Job("gongkai_nochange", "Gongkai, rebuild, nothing changed, no search", rebuild,
+                         None, builds / "gongkai.log")], runs, results)
+        try:
+            interleaved([Job("gongkai_onefile", "Gongkai, rebuild, one agency-year changed (CLI)", rebuild,
+                             change_one, builds / "gongkai.log")], runs, results)
+        finally:
+            source.write_bytes(original)
+        if serve and extra.get("page_weight"):
+            log(f"{scale}: Gongkai serve")
+            results["serve"] = measure_serve(project, manifest, extra["page_weight"]["page"], runs)
+    extra["load_after"] = os.getloadavg()
+    return {"scale": scale, "results": results, **extra}
+
+
+# --- report ---------------------------------------------------------------------------------
+
+def fmt_s(seconds: Optional[float]) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def ratio(a: Optional[float], b: Optional[float]) -> str:
+    return f"{a / b:.2f}" if a and b else "NA"
+
+
+def table(scales: list[dict], runs: int) -> list[str]:
+    names = {}
+    for s in scales:
+        for key, r in s["results"].items():
+            names.setdefault(key, r.name)
+    lines = ["| measurement | " + " | ".join(f"{s['scale']:,} pages: median (min–max), peak" for s in scales) + " |",
+             "|---|" + "---|" * len(scales)]
+    for key, name in names.items():
+        cells = []
+        for s in scales:
+            r = s["results"].get(key)
+            if r is None:
+                cells.append("not run")
+            elif not r.ok:
+                cells.append("FAILED" + (f": {r.note}" if r.note else ""))
+            else:
+                secs = [x.seconds for x in r.runs]
+                mem = max(x.peak_kb for x in r.runs) / 1024
+                cpu = statistics.median(x.cpu for x in r.runs)
+                cells.append(f"{fmt_s(r.median)} ({fmt_s(min(secs))}–{fmt_s(max(secs))})"
+                             + (f", {mem:.0f} MB, cpu {fmt_s(cpu)}" if mem else ""))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    # derived rows
+    def row(label, fn):
+        lines.append(f"| {label} | " + " | ".join(fn(s) for s in scales) + " |")
+
+    def med(s, key):
+        r = s["results"].get(key)
+        return r.median if r else None
+
+    row("Gongkai no search / Hugo (target ≤ 1.0)", lambda s: ratio(med(s, "gongkai_nosearch"), med(s, "hugo")))
+    row("Gongkai no search / MkDocs", lambda s: ratio(med(s, "gongkai_nosearch"), med(s, "mkdocs")))
+
+    def search_target(s):
+        g, h, p = med(s, "gongkai_search"), med(s, "hugo"), med(s, "pagefind")
+        if not (g and h and p):
+            return "NA"
+        return f"{g:.2f} s vs {2 * h + p:.2f} s: {'met' if g <= 2 * h + p else 'NOT met'}"
+    row("Gongkai with search vs 2×Hugo + Pagefind (target ≤)", search_target)
+
+    def nochange(s):
+        a, b = med(s, "gongkai_nochange"), med(s, "gongkai_nosearch")
+        return f"{100 * a / b:.0f}% of clean" if a and b else "NA"
+    row("no-change rebuild / clean build (target ≤ 10%)", nochange)
+
+    def per_page(s):
+        g = med(s, "gongkai_nosearch")
+        return f"{1000 * g / s['scale']:.3f} ms" if g else "NA"
+    row("Gongkai ms per project page (target: flat)", per_page)
+
+    def weight(s):
+        w = s.get("page_weight")
+        if not w:
+            return "NA"
+        return (f"{w['html_css_js'] / 1024:.1f} KB (HTML {w['html'] / 1024:.1f}, CSS {w['css'] / 1024:.1f}, "
+                f"JS {w['js'] / 1024:.1f}); external requests: {len(w['external'])}")
+    row("project page weight (target ≤ 30 KB, no external)", weight)
+
+    def largest(s):
+        w = s.get("largest_project_page")
+        return f"{w['html_css_js'] / 1024:.1f} KB ({w['page']})" if w else "NA"
+    row("largest project page, HTML+CSS+JS", largest)
+
+    def search_tx(s):
+        t = s.get("search_transfer")
+        return f"{t['total'] / 1024:.0f} KB (estimate)" if t else "NA"
+    row("first search transfer, uncompressed (estimate)", search_tx)
+    return lines
+
+
+def seed_lines(info: dict) -> list[str]:
+    lines = ["", "Seed site (the repository's own content/, built with search):", ""]
+    b = info["build"]
+    if not b["ok"]:
+        return lines + [f"- build FAILED: {b['error']}"]
+    lines.append(f"- build: {fmt_s(b['median_s'])}, peak {b['peak_mb']:.0f} MB")
+    w = info.get("largest_project_page")
+    if w:
+        lines.append(f"- largest project page: {w['html_css_js'] / 1024:.1f} KB HTML+CSS+JS "
+                     f"(HTML {w['html'] / 1024:.1f}, CSS {w['css'] / 1024:.1f}, JS {w['js'] / 1024:.1f}; "
+                     f"{w['page']}); external requests: {len(w['external'])} (target ≤ 30 KB, 0)")
+    t = info.get("search_transfer")
+    lines.append(f"- first search transfer: {t['total'] / 1024:.0f} KB uncompressed, estimated from the "
+                 f"index files (target ≤ 300 KB)" if t else "- first search transfer: NA (no pagefind/ folder)")
+    return lines
+
+
+def main() -> int:
+    scales = [int(x) for x in os.environ.get("BENCH_SCALE", "").replace(" ", "").split(",") if x] or list(DEFAULT_SCALES)
+    runs = max(1, int(os.environ.get("BENCH_RUNS", "3")))
+    seed = int(os.environ.get("BENCH_SEED", "1"))
+    tools = set(os.environ.get("BENCH_TOOLS", "gongkai,hugo,mkdocs,pagefind").split(","))
+    serve = os.environ.get("BENCH_SERVE", "1") != "0"
+    OUT.mkdir(parents=True, exist_ok=True)
+    hugo = ensure_hugo() if "hugo" in tools else None
+    mkdocs = ensure_mkdocs() if "mkdocs" in tools else None
+    if "pagefind" in tools and not has_pagefind():
+        log("pagefind is not installed in the venv (requirements.txt): search rows skipped")
+        tools.discard("pagefind")
+    versions = {"python": platform.python_version(),
+                "hugo": tool_version([hugo, "version"]) if hugo else "missing",
+                "mkdocs": tool_version([str(mkdocs), "--version"]) if mkdocs else "missing",
+                "pagefind": tool_version([str(PY), "-m", "pagefind", "--version"]) if "pagefind" in tools else "missing",
+                "cpus": os.cpu_count(), "machine": platform.machine(),
+                "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+    log(f"scales {scales}, {runs} runs, seed {seed}; {versions}")
+    largest = max(scales)
+    done = []
+    for scale in scales:
+        done.append(bench_scale(scale, runs, seed, tools, hugo, mkdocs, serve and scale == largest))
+
+    seed_info = seed_site(1) if "gongkai" in tools and (REPO / "content").is_dir() else None
+
+    contract = next((s for s in done if s["scale"] == CONTRACT_SCALE), max(done, key=lambda s: s["scale"]))
+    med = lambda key: contract["results"][key].median if key in contract["results"] else None
+    serve_result = contract["results"].get("serve")
+    incremental = f"{serve_result.median * 1000:.0f}" if serve_result and serve_result.ok else "NA"
+    stamp = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
+    lines = [f"# Gongkai benchmark, {stamp}", "",
+             f"{runs} runs per cell, seed {seed}; {versions['cpus']} CPUs, {versions['memory_gb']} GB; "
+             f"Python {versions['python']}; {versions['hugo']}; {versions['mkdocs']}; pagefind {versions['pagefind']}", ""]
+    loads = "; ".join(f"{s['scale']:,}: {s['load_before'][0]:.1f} → {s['load_after'][0]:.1f}" for s in done)
+    lines += [f"Load average (1 min) before → after each scale: {loads}"
+              + (" — the machine was shared; compare tools within this run only."
+                 if max(max(s["load_before"][0], s["load_after"][0]) for s in done) > (os.cpu_count() or 1) * 0.75 else ""),
+              "Clean builds are interleaved (Gongkai, Hugo, Pagefind, MkDocs, Gongkai with search, then again).", ""]
+    lines += table(done, runs)
+    if serve_result is not None and not serve_result.ok:
+        lines += ["", f"serve: {serve_result.note or 'not measured'}"]
+    if seed_info:
+        lines += seed_lines(seed_info)
+    last = (f"ratios ({contract['scale']} pages): gongkai/hugo={ratio(med('gongkai_nosearch'), med('hugo'))} "
+            f"gongkai/mkdocs={ratio(med('gongkai_nosearch'), med('mkdocs'))} incremental_ms={incremental}")
+    payload = {"date": stamp, "runs": runs, "seed": seed, "versions": versions, "last_line": last,
+               "seed_site": seed_info,
+               "scales": [{**{k: v for k, v in s.items() if k != "results"},
+                           "results": {k: r.as_dict() for k, r in s["results"].items()}} for s in done]}
+    (OUT / "results.json").write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    (OUT / "results.md").write_text("\n".join(lines + ["", last]) + "\n", encoding="utf-8")
+    print("\n".join(lines))
+    print()
+    print(last, flush=True)
+    return 0
