@@ -284,6 +284,11 @@ def chart_view(pf: ProjectFacts) -> Optional[dict]:
             "desc": f"各期累计支出计划：{desc}。数据与上表相同。"}
 
 
+def project_title(pf: ProjectFacts) -> str:
+    """A project table's printed number and title, as its heading reads."""
+    return (pf.project.number or "") + pf.project.title
+
+
 def parsed_text(row) -> Optional[str]:
     """A derived reading of 指标值 as text, e.g. ≥95%."""
     p = row.parsed
@@ -426,29 +431,22 @@ class Renderer:
                 next_: Optional[ProjectFacts], originals: list[dict]) -> None:
         """`/{year}/{agency}/{project}/`: one 绩效目标表."""
         year = facts.year
-        path = f"{year.year}/{year.agency.ident}/{pf.slug}/index.html"
-        root = root_of(path)
-        title = (pf.project.number or "") + pf.project.title
-        base = f"{year.year}/{year.agency.ident}/"
-        neighbours = {
-            "prev": {"href": f"../{prev.slug}/index.html", "title": (prev.project.number or "") + prev.project.title} if prev else None,
-            "next": {"href": f"../{next_.slug}/index.html", "title": (next_.project.number or "") + next_.project.title} if next_ else None,
-        }
-        frame = page_view(path, f"{title} - {year.agency.name} {year.year} 年",
-                          self.year_crumbs(year) + [(title, None)],
+        path = opendata.project_path(facts, pf)
+        nav = {"prev": {"href": f"../{prev.slug}/index.html", "title": project_title(prev)} if prev else None,
+               "next": {"href": f"../{next_.slug}/index.html", "title": project_title(next_)} if next_ else None}
+        frame = page_view(path, f"{project_title(pf)} - {year.agency.name} {year.year} 年",
+                          self.year_crumbs(year) + [(project_title(pf), None)],
                           pub_date=entry_date(year, self.epoch), source=year.agency.name)
-        self.page("project.html", path, frame, project=project_view(pf, originals),
+        self.page("project.html", path, frame, project=project_view(pf, originals), nav=nav,
                   agency={"name": year.agency.name, "year": year.year, "href": "../index.html",
-                          "count": len(facts.projects), "data": root + opendata.data_paths(year)["json"]},
-                  nav=neighbours, base=base)
+                          "count": len(facts.projects)})
 
     def sitemap_page(self, data: dict[str, bytes]) -> None:
         """`/sitemap/`: 网站地图, every page of the site in one list."""
         years = []
         for number in sorted({f.year.year for f in self.years}, reverse=True):
             agencies = [{"href": year_path(f.year), "name": f.year.agency.name,
-                         "projects": [{"href": f"{f.year.year}/{f.year.agency.ident}/{pf.slug}/index.html",
-                                       "title": (pf.project.number or "") + pf.project.title}
+                         "projects": [{"href": opendata.project_path(f, pf), "title": project_title(pf)}
                                       for pf in f.projects]}
                         for f in self.years if f.year.year == number]
             years.append({"year": number, "agencies": agencies})

@@ -10,9 +10,11 @@ import dataclasses
 import datetime
 import hashlib
 import html
-import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,7 +28,7 @@ import harness
 from gongkai.config import load_config
 from gongkai.content import load_content
 from gongkai.derive import derive_year
-from gongkai.model import AgencyYear, Project
+from gongkai.model import AgencyYear
 from gongkai.pipeline import build_command
 from gongkai.render import make_markdown, markdown
 
@@ -244,6 +246,12 @@ def test_pages_frame_and_meta(site_dir: Path):
         assert label in footer
 
 
+def test_html_is_valid(site_dir: Path):
+    """The Nu Html Checker finds no error (and no warning) in any page."""
+    messages = harness.run_vnu(site_dir, warnings=True)
+    assert not messages, harness.format_vnu(messages)
+
+
 def test_page_weight(site_dir: Path):
     """A project page with its stylesheet (and any script) stays under 30 KB before compression."""
     css = (site_dir / "assets" / "site.css").stat().st_size
@@ -406,3 +414,51 @@ def test_script_in_text_renders_escaped(tmp_path: Path):
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in raw
     assert norm(f"中共正定县委老干部局本级{evil}") in page_text(page)
     assert f"<title>中共正定县委老干部局本级&lt;script&gt;" in raw
+
+
+KILLABLE_BUILD = """
+import sys, time
+import gongkai.write as write
+real = write.write_tree
+def slow(folder, site):
+    real(folder, site)
+    print("written", flush=True)
+    time.sleep(60)              # killed here: every file is in staging, nothing swapped yet
+write.write_tree = slow
+from gongkai.pipeline import build_command
+sys.exit(build_command(sys.argv[1], output=sys.argv[2], search=False))
+"""
+
+
+def test_killed_build_leaves_previous_site_and_cleans_up(project):
+    """SIGTERM during a build: the old site stays byte-identical and no staging folder remains."""
+    config, output = project
+    before = tree_hash(output)
+    proc = subprocess.Popen([sys.executable, "-c", KILLABLE_BUILD, str(config), str(output)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "written"
+        assert any(p.name.startswith("_site.staging-") for p in output.parent.iterdir())
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    finally:
+        proc.kill()
+        proc.wait()
+    assert tree_hash(output) == before
+    _no_staging(output)
+
+
+def test_staging_left_by_a_hard_kill_is_removed_next_time(project):
+    """SIGKILL cannot be caught: the next build removes what the killed one left."""
+    config, output = project
+    proc = subprocess.Popen([sys.executable, "-c", KILLABLE_BUILD, str(config), str(output)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "written"
+        proc.kill()
+        proc.wait(timeout=30)
+    finally:
+        proc.kill()
+    assert any(p.name.startswith("_site.staging-") for p in output.parent.iterdir())
+    assert build(config, output) == 0
+    _no_staging(output)
