@@ -1,0 +1,144 @@
+"""`build.py serve` as an editor uses it: edit, see it served; break, see the overlay; fix it.
+
+Each test runs the real server in a subprocess on a free port, on a copy of the seed content.
+"""
+from __future__ import annotations
+
+import http.client
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_PAGE = "2020/287002/287-0601-JBN-CK81/index.html"
+CONTENT_FILE = "content/2020/287002.yaml"
+
+
+class Server:
+    """`build.py serve --port 0` in a folder, with its stderr collected line by line."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "serve", "--port", "0"],
+                                     cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+        deadline = time.monotonic() + 60
+        while not any("serving" in line for line in self.lines):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("server did not start:\n" + "\n".join(self.lines))
+            time.sleep(0.05)
+        self.port = int(re.search(r"127\.0\.0\.1:(\d+)", next(l for l in self.lines if "serving" in l)).group(1))
+
+    def _read(self) -> None:
+        for line in self.proc.stderr:
+            self.lines.append(line.rstrip("\n"))
+
+    def get(self, path: str) -> tuple[int, str]:
+        """GET `path` exactly as given (no client-side normalisation of `..`)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=5)
+        conn.request("GET", path)
+        response = conn.getresponse()
+        body = response.read().decode("utf-8", "replace")
+        conn.close()
+        return response.status, body
+
+    def wait_for(self, path: str, predicate, timeout: float) -> float:
+        """Seconds until the served page satisfies `predicate`; fails after `timeout`."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            status, body = self.get(path)
+            if predicate(body):
+                return time.monotonic() - start
+            time.sleep(0.02)
+        raise AssertionError(f"not served within {timeout} s; server said:\n" + "\n".join(self.lines[-15:]))
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture
+def served(tmp_path):
+    shutil.copy(ROOT / "site_config.yaml", tmp_path)
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    server = Server(tmp_path)
+    yield server
+    server.stop()
+
+
+def edit(folder: Path, old: str, new: str) -> None:
+    path = folder / CONTENT_FILE
+    text = path.read_text(encoding="utf-8")
+    assert old in text
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def test_edit_is_served_within_a_second(served):
+    status, body = served.get("/" + PROJECT_PAGE)
+    assert status == 200 and "name: 保险费" in (served.folder / CONTENT_FILE).read_text(encoding="utf-8")
+    edit(served.folder, "name: 保险费\n", "name: 保险费（已修订）\n")
+    seconds = served.wait_for("/" + PROJECT_PAGE, lambda b: "保险费（已修订）" in b, timeout=1.0)
+    assert seconds < 1.0
+    assert any(line.startswith("rebuilt in") for line in served.lines)
+
+
+def test_error_keeps_old_page_and_shows_overlay_until_fixed(served):
+    edit(served.folder, "unit: 元\n", "unit: [元\n")
+    served.wait_for("/" + PROJECT_PAGE, lambda b: "gongkai-error-overlay" in b, timeout=2.0)
+    status, body = served.get("/" + PROJECT_PAGE)
+    assert status == 200 and "保险费" in body and "车辆保险费" in body   # the last good page
+    assert "content/2020/287002.yaml:" in body and "YAML syntax error" in body
+    assert "^" in body                                                   # the caret excerpt
+    assert any(l.startswith("content/2020/287002.yaml:") and ": error:" in l for l in served.lines)
+    assert any(l.strip().startswith("|") and "^" in l for l in served.lines)  # caret in terminal
+    edit(served.folder, "unit: [元\n", "unit: 元\n")
+    served.wait_for("/" + PROJECT_PAGE, lambda b: "gongkai-error-overlay" not in b, timeout=2.0)
+
+
+def test_never_serves_outside_the_output_folder(served):
+    for path in ("/../site_config.yaml", "/%2e%2e/site_config.yaml", "/%2e%2e/", "/../content/2020/287002.yaml",
+                 "/..%2fsite_config.yaml", "/nope/"):
+        status, body = served.get(path)
+        assert status == 404, path
+        assert "year:" not in body and "regions:" not in body
+
+
+def test_reload_script_only_when_serving(served):
+    status, body = served.get("/index.html")
+    assert "/livereload.js?port=" in body
+    on_disk = (served.folder / "_site" / "index.html").read_text(encoding="utf-8")
+    assert "livereload" not in on_disk
+
+
+def test_burst_of_saves_gives_one_rebuild(served):
+    before = sum(l.startswith("rebuilt in") for l in served.lines)
+    path = served.folder / CONTENT_FILE
+    text = path.read_text(encoding="utf-8")
+    for i in range(20):
+        path.write_text(text.replace("name: 保险费\n", f"name: 保险费{i}\n", 1), encoding="utf-8")
+        time.sleep(0.005)
+    served.wait_for("/" + PROJECT_PAGE, lambda b: "保险费19" in b, timeout=2.0)
+    time.sleep(0.5)
+    assert sum(l.startswith("rebuilt in") for l in served.lines) - before <= 2
+
+
+def test_browser_page_reloads_after_save(served, new_page):
+    page = new_page()
+    page.goto(f"http://127.0.0.1:{served.port}/{PROJECT_PAGE}")
+    page.wait_for_function("() => window.LiveReload !== undefined", timeout=5000)
+    edit(served.folder, "name: 保险费\n", "name: 保险费（浏览器已刷新）\n")
+    page.wait_for_selector("text=保险费（浏览器已刷新）", timeout=5000)
+    edit(served.folder, "unit: 元\n", "unit: [元\n")
+    page.wait_for_selector("#gongkai-error-overlay", timeout=5000)
+    edit(served.folder, "unit: [元\n", "unit: 元\n")
+    page.wait_for_selector("#gongkai-error-overlay", state="detached", timeout=5000)
