@@ -90,7 +90,8 @@ $(NODE_STAMP): package.json package-lock.json | system-deps
 # screenshots), libatomic1 (Playwright's bundled driver needs it), a Java runtime for
 # vnu.jar, and Node/npm for the two npm packages. A tool already on PATH is accepted
 # whatever package provides it (e.g. NodeSource's nodejs, which ships npm).
-system-deps:
+# After the venv step, so that `make -j` never runs two apt-get at once.
+system-deps: | $(VENV_STAMP)
 	@missing=""; \
 	test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	dpkg-query -W -f='$${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'ok installed' || missing="$$missing fonts-noto-cjk"; \
