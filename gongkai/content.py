@@ -36,8 +36,21 @@ def load_content(config: Config, paths: Optional[list[Path]] = None,
         problems += found
         if model is not None:
             years.append(model)
-    seen: dict[tuple[int, str], AgencyYear] = {}
-    for year in years:
+    problems += address_clashes(years)
+    years.sort(key=order)
+    problems.sort(key=sort_key)
+    return years, problems
+
+
+def order(year: AgencyYear) -> tuple:
+    """Site order of agency years: newest year first, then identifier."""
+    return (-year.year, year.agency.ident)
+
+
+def address_clashes(years: list[AgencyYear]) -> list[Problem]:
+    """Two agency years that would have one address /{year}/{agency}/."""
+    problems, seen = [], {}
+    for year in sorted(years, key=lambda y: y.source):
         key = (year.year, year.agency.ident)
         if key in seen:
             problems.append(Problem(year.source, 1, 1,
@@ -45,6 +58,4 @@ def load_content(config: Config, paths: Optional[list[Path]] = None,
                                     f"this file and {seen[key].source}",
                                     hint="give one of them another `agency.slug`"))
         seen[key] = year
-    years.sort(key=lambda y: (-y.year, y.agency.ident))
-    problems.sort(key=sort_key)
-    return years, problems
+    return problems

@@ -15,12 +15,18 @@ import threading
 from pathlib import Path
 from typing import Iterator, Optional
 
+import jinja2
+
+from . import opendata, parallel
+from .cache import ParseCache
 from .config import load_config
-from .content import load_content
-from .derive import derive_year
-from .errors import Problem, sort_key
-from .render import render_site
-from .write import WriteError, write_site
+from .content import address_clashes, find_files, order
+from .derive import YearFacts, derive_year
+from .errors import Problem, relpath, sort_key
+from .progress import Progress
+from .render import Renderer, Site, template_problem
+from .validate import validate_file
+from .write import WriteError, publish, write_files
 
 
 def say(line: str) -> None:
@@ -72,13 +78,12 @@ def _build(config_path: Path, output: Optional[str | Path], search: bool) -> int
     if config is None:
         report(problems)
         return 1
+    workers = parallel.worker_count()
     try:
-        years, problems = load_content(config)
+        facts, problems = load_facts(config, workers)
     except FileNotFoundError as exc:
         say(f"{exc.args[0]}: error: content folder not found")
         return 1
-    facts = [derive_year(year) for year in years]
-    problems += [p for f in facts for p in f.problems]
     errors = report(problems)
     notes = len(problems) - errors
     if errors:
@@ -90,16 +95,16 @@ def _build(config_path: Path, output: Optional[str | Path], search: bool) -> int
         say(f"error: {exc}")
         return 1
 
-    site, render_problems = render_site(config, facts, epoch)
-    if site is None:
-        report(render_problems)
-        say("build stopped: nothing was written")
-        return 1
-
     target = Path(output) if output is not None else config.output_dir
     index = _index_step(config) if search else None
+    counts = {}
     try:
-        write_site(site, target, config.content_dir, config.root, before_swap=index)
+        publish(lambda staging: counts.update(render_into(staging, config, facts, epoch, workers)),
+                target, config.content_dir, config.root, before_swap=index)
+    except RenderFailed as exc:
+        report(exc.problems)
+        say("build stopped: nothing was written")
+        return 1
     except WriteError as exc:
         say(f"error: {exc}")
         return 1
@@ -111,10 +116,103 @@ def _build(config_path: Path, output: Optional[str | Path], search: bool) -> int
         say(f"{exc.filename or target}: error: cannot write the site: {exc.strerror or exc}")
         return 1
 
-    pages = sum(path.endswith(".html") for path in site.files)
-    say(f"built {target}: {pages} pages, {len(site.files) + len(site.copies)} files, "
+    say(f"built {target}: {counts['pages']} pages, {counts['files']} files, "
         f"{len(facts)} agency year(s), {sum(len(f.projects) for f in facts)} project(s), {notes} note(s)")
     return 0
+
+
+# --- stage 1: read, check and derive every content file (in workers) ----------------------
+
+def load_facts(config, workers: int) -> tuple[list[YearFacts], list[Problem]]:
+    """Every agency year checked and derived, in site order, with every problem found."""
+    files = find_files([config.content_dir])
+    parallel.STATE.update(config=config, cache=ParseCache(config.root / ".cache" / "models"))
+    facts, problems = [], []
+    work = parallel.tasks(files, 16)
+    with Progress("读取内容", len(files)) as progress:
+        for found, found_problems in parallel.run(_load_task, work, workers):
+            facts += found
+            problems += found_problems
+            progress.advance(len(found) + sum(1 for p in found_problems if p.is_error))
+    problems += address_clashes([f.year for f in facts])
+    facts.sort(key=lambda f: order(f.year))
+    return facts, problems
+
+
+def _load_task(paths: list[Path]) -> tuple[list[YearFacts], list[Problem]]:
+    config, cache = parallel.STATE["config"], parallel.STATE["cache"]
+    facts, problems = [], []
+    for path in paths:
+        model, found = validate_file(path, config.content_dir, config.regions,
+                                     relpath(path, config.root), cache)
+        problems += found
+        if model is not None:
+            derived = derive_year(model)
+            facts.append(derived)
+            problems += derived.problems
+    return facts, problems
+
+
+# --- stage 2: render and write (agency years in workers, the rest here) ------------------
+
+class RenderFailed(Exception):
+    def __init__(self, problems: list[Problem]):
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
+
+
+def render_into(staging: Path, config, facts: list[YearFacts], epoch, workers: int) -> dict:
+    """Render every page into `staging`; raise RenderFailed on template errors or clashes."""
+    renderer = Renderer(config, facts, epoch)
+    try:   # compile once here; forked workers inherit the compiled templates
+        for name in ("agency_year.html", "project.html", "home.html"):
+            renderer.env.get_template(name)
+    except jinja2.TemplateError as exc:
+        raise RenderFailed([template_problem(exc, renderer.templates)]) from None
+    parallel.STATE.update(renderer=renderer, facts=facts, staging=staging)
+    per_year: list[dict[str, bytes]] = []
+    problems: list[Problem] = []
+    pages = files = 0
+    work = parallel.tasks(range(len(facts)), 8)
+    with Progress("生成页面", len(facts)) as progress:
+        for data, found, written in parallel.run(_render_task, work, workers):
+            per_year.append(data)
+            problems += found
+            pages += written[0]
+            files += written[1]
+            progress.advance(8)
+    if problems:
+        raise RenderFailed(problems)
+    renderer.site = Site()
+    try:
+        site = renderer.render_common(opendata.site_data(per_year, facts, config.title))
+    except jinja2.TemplateError as exc:
+        raise RenderFailed([template_problem(exc, renderer.templates)]) from None
+    if site.problems:
+        raise RenderFailed(site.problems)
+    write_files(staging, site)
+    pages += sum(path.endswith(".html") for path in site.files)
+    return {"pages": pages, "files": files + len(site.files) + len(site.copies)}
+
+
+def _render_task(indexes: list[int]) -> tuple[dict[str, bytes], list[Problem], tuple[int, int]]:
+    """Pages and data of some agency years, written straight into the staging folder."""
+    renderer, facts = parallel.STATE["renderer"], parallel.STATE["facts"]
+    renderer.site = Site()
+    data: dict[str, bytes] = {}
+    try:
+        for i in indexes:
+            year_files = opendata.year_data(facts[i])
+            data.update(year_files)
+            renderer.agency_year(facts[i], year_files)
+    except jinja2.TemplateError as exc:
+        return data, [template_problem(exc, renderer.templates)], (0, 0)
+    site = renderer.site
+    problems = site.problems + site.conflicts()
+    if not problems:
+        write_files(parallel.STATE["staging"], site)
+    pages = sum(path.endswith(".html") for path in site.files)
+    return data, problems, (pages, len(site.files) + len(site.copies))
 
 
 class IndexFailed(Exception):

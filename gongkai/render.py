@@ -350,9 +350,13 @@ class Renderer:
     def render(self) -> Site:
         """Every page, data file and asset of the site."""
         data = opendata.build_data(self.years, self.config.title)
-        self.home()
         for facts in self.years:
             self.agency_year(facts, data)
+        return self.render_common(data)
+
+    def render_common(self, data: dict[str, bytes]) -> Site:
+        """Everything but the agency-year pages: lists, feeds, data files, fixed pages, assets."""
+        self.home()
         self.page("search.html", "search/index.html", self.plain_frame("search/index.html", "站内搜索", "站内搜索"))
         self.sitemap_page(data)
         self.page("accessibility.html", "accessibility/index.html",

@@ -88,6 +88,11 @@ def write_tree(folder: Path, site: Site) -> None:
     """Write every generated file and copy every original into a new `folder`."""
     folder.mkdir()
     (folder / MARKER).write_bytes(MARKER_TEXT)
+    write_files(folder, site)
+
+
+def write_files(folder: Path, site: Site) -> None:
+    """Write `site`'s files into an existing `folder` (several writers may share one)."""
     for rel in sorted(site.files):
         target = _target(folder, rel)
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -139,13 +144,25 @@ def swap(staging: Path, output: Path) -> None:
 def write_site(site: Site, output: Path, content_dir: Path, project_root: Path,
                before_swap: Optional[Callable[[Path], None]] = None) -> None:
     """Write `site` into a staging folder, run `before_swap` on it (the search index), swap it in."""
+    publish(lambda staging: write_files(staging, site), output, content_dir, project_root, before_swap)
+
+
+def publish(fill: Callable[[Path], None], output: Path, content_dir: Path, project_root: Path,
+            before_swap: Optional[Callable[[Path], None]] = None) -> None:
+    """Let `fill` write a new staging folder, run `before_swap` on it, swap it in for `output`.
+
+    Any exception (or a kill) leaves `output` as it was; the staging folder is removed here,
+    or by the next run if this process was killed.
+    """
     output = Path(os.path.abspath(output))
     check_output(output, content_dir, project_root)
     output.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(output)
     staging = output.with_name(f"{output.name}.staging-{os.getpid()}")
     try:
-        write_tree(staging, site)
+        staging.mkdir()
+        (staging / MARKER).write_bytes(MARKER_TEXT)
+        fill(staging)
         if before_swap is not None:
             before_swap(staging)
         fix_modes(staging)

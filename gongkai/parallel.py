@@ -1,0 +1,46 @@
+"""Spread the build's two heavy stages (parse + derive, render + write) over the CPU cores.
+
+Workers are forked, so they share the parent's loaded state copy-on-write: whatever the
+parent put in `STATE` before starting them is there, nothing is pickled on the way in.
+Work is cut into small tasks so the progress bar moves and memory per task stays small.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from typing import Any, Callable, Iterator, Sequence
+
+STATE: dict[str, Any] = {}
+
+
+def worker_count() -> int:
+    """GONGKAI_WORKERS if set, else the usable CPUs (at most 8); 1 where fork is missing."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    value = os.environ.get("GONGKAI_WORKERS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+def tasks(items: Sequence, size: int) -> list[list]:
+    """Consecutive slices of `items`, each at most `size` long."""
+    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+
+
+def run(func: Callable[[Any], Any], work: list, workers: int) -> Iterator[Any]:
+    """Results of `func` over `work`, in order; in forked workers when that can help.
+
+    `func` must be a module-level function (it is sent by name); its input comes from
+    `work` and from `STATE`, set by the caller before this call.
+    """
+    if workers <= 1 or len(work) <= 1:
+        yield from map(func, work)
+        return
+    context = multiprocessing.get_context("fork")
+    with context.Pool(min(workers, len(work))) as pool:
+        yield from pool.imap(func, work)
