@@ -14,6 +14,7 @@ def main(argv: list[str]) -> int:
     p.add_argument("--config", default="site_config.yaml")
     p.add_argument("--output", help="output folder (default: from site_config.yaml)")
     p.add_argument("--no-search", action="store_true", help="skip the search index")
+    p.add_argument("--force", action="store_true", help="rebuild even when no input changed")
 
     p = sub.add_parser("check", help="validate content files; print file:line:col problems")
     p.add_argument("paths", nargs="*", help="files or folders (default: content/)")
@@ -41,7 +42,8 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv or ["build"])
     if args.command == "build":
         from gongkai.pipeline import build_command
-        return build_command(args.config, output=args.output, search=not args.no_search)
+        return build_command(args.config, output=args.output, search=not args.no_search,
+                             force=args.force)
     if args.command == "check":
         from gongkai.check import check_command
         return check_command(args.paths, config=args.config)

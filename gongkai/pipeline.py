@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import os
 import signal
 import sys
@@ -24,9 +25,9 @@ from .content import address_clashes, find_files, order
 from .derive import YearFacts, derive_year
 from .errors import Problem, relpath, sort_key
 from .progress import Progress
-from .render import Renderer, Site, template_problem
+from .render import Renderer, Site, site_folder, template_problem
 from .validate import validate_file
-from .write import WriteError, publish, write_files
+from .write import WriteError, clean_stale, publish, stamp_of, write_files
 
 
 def say(line: str) -> None:
@@ -67,17 +68,42 @@ def terminate_as_exit() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def build_command(config_path: str | Path, output: Optional[str | Path] = None, search: bool = True) -> int:
+def build_command(config_path: str | Path, output: Optional[str | Path] = None, search: bool = True,
+                  force: bool = False) -> int:
     """Build the site; 0 on success, 1 on any error (with the previous site untouched)."""
     with terminate_as_exit():
-        return _build(Path(config_path), output, search)
+        return _build(Path(config_path), output, search, force)
 
 
-def _build(config_path: Path, output: Optional[str | Path], search: bool) -> int:
+def fingerprint(config, config_path: Path, search: bool) -> str:
+    """A hash of everything the output depends on: content and originals, configuration,
+    templates, theme, this program's code, SOURCE_DATE_EPOCH and the search switch.
+    Paths enter relative to their folder, so two copies of one project agree."""
+    digest = hashlib.sha256(f"search={search};epoch={os.environ.get('SOURCE_DATE_EPOCH', '')}".encode())
+    digest.update(hashlib.sha256(config_path.read_bytes()).digest())
+    folders = [config.content_dir, site_folder(config, "templates"), site_folder(config, "theme"),
+               Path(__file__).parent]
+    for n, folder in enumerate(folders):
+        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+            digest.update(f"{n}/{path.relative_to(folder).as_posix()}".encode("utf-8", "surrogateescape") + b"\0")
+            try:
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+            except OSError:
+                digest.update(b"unreadable")
+    return digest.hexdigest()
+
+
+def _build(config_path: Path, output: Optional[str | Path], search: bool, force: bool = False) -> int:
     config, problems = load_config(config_path)
     if config is None:
         report(problems)
         return 1
+    target = Path(output) if output is not None else config.output_dir
+    stamp = fingerprint(config, config_path, search)
+    if not force and stamp_of(target) == stamp:
+        clean_stale(Path(os.path.abspath(target)))   # leftovers of a killed run go even now
+        say(f"{target} is up to date: no input changed since it was built (build.py build --force rebuilds)")
+        return 0
     workers = parallel.worker_count()
     try:
         facts, problems = load_facts(config, workers)
@@ -95,12 +121,11 @@ def _build(config_path: Path, output: Optional[str | Path], search: bool) -> int
         say(f"error: {exc}")
         return 1
 
-    target = Path(output) if output is not None else config.output_dir
     index = _index_step(config) if search else None
     counts = {}
     try:
         publish(lambda staging: counts.update(render_into(staging, config, facts, epoch, workers)),
-                target, config.content_dir, config.root, before_swap=index)
+                target, config.content_dir, config.root, before_swap=index, stamp=stamp)
     except RenderFailed as exc:
         report(exc.problems)
         say("build stopped: nothing was written")

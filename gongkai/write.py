@@ -147,8 +147,18 @@ def write_site(site: Site, output: Path, content_dir: Path, project_root: Path,
     publish(lambda staging: write_files(staging, site), output, content_dir, project_root, before_swap)
 
 
+def stamp_of(output: Path) -> Optional[str]:
+    """The input fingerprint recorded in `output`'s marker by the build that made it."""
+    try:
+        text = (Path(output) / MARKER).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    match = re.search(r"^inputs: ([0-9a-f]{64})$", text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
 def publish(fill: Callable[[Path], None], output: Path, content_dir: Path, project_root: Path,
-            before_swap: Optional[Callable[[Path], None]] = None) -> None:
+            before_swap: Optional[Callable[[Path], None]] = None, stamp: str = "") -> None:
     """Let `fill` write a new staging folder, run `before_swap` on it, swap it in for `output`.
 
     Any exception (or a kill) leaves `output` as it was; the staging folder is removed here,
@@ -161,7 +171,7 @@ def publish(fill: Callable[[Path], None], output: Path, content_dir: Path, proje
     staging = output.with_name(f"{output.name}.staging-{os.getpid()}")
     try:
         staging.mkdir()
-        (staging / MARKER).write_bytes(MARKER_TEXT)
+        (staging / MARKER).write_bytes(MARKER_TEXT + (f"inputs: {stamp}\n".encode() if stamp else b""))
         fill(staging)
         if before_swap is not None:
             before_swap(staging)

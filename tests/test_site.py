@@ -431,7 +431,7 @@ def slow(folder):
     time.sleep(60)              # killed here: every file is in staging, nothing swapped yet
 write.fix_modes = slow
 from gongkai.pipeline import build_command
-sys.exit(build_command(sys.argv[1], output=sys.argv[2], search=False))
+sys.exit(build_command(sys.argv[1], output=sys.argv[2], search=False, force=True))
 """
 
 
@@ -467,3 +467,30 @@ def test_staging_left_by_a_hard_kill_is_removed_next_time(project):
     assert any(p.name.startswith("_site.staging-") for p in output.parent.iterdir())
     assert build(config, output) == 0
     _no_staging(output)
+
+
+def test_unchanged_inputs_rebuild_nothing_and_any_change_rebuilds(tmp_path):
+    """The fingerprint in the marker skips a build with no changed input, and only then."""
+    shutil.copy(REPO / "site_config.yaml", tmp_path)
+    shutil.copytree(REPO / "content", tmp_path / "content")
+    config, output = tmp_path / "site_config.yaml", tmp_path / "_site"
+
+    def run(*extra):
+        done = subprocess.run([sys.executable, str(REPO / "build.py"), "build", "--no-search",
+                               "--config", str(config), *extra], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    assert "built" in run()
+    first = tree_hash(output)
+    assert "up to date" in run()
+    (tmp_path / "content" / "2020" / "287002.yaml").touch()      # same bytes: still up to date
+    assert "up to date" in run()
+    assert "built" in run("--force") and tree_hash(output) == first
+    page = tmp_path / "content" / "2020" / "287002.yaml"
+    page.write_text(page.read_text(encoding="utf-8").replace("name: 保险费\n", "name: 保险费甲\n", 1), encoding="utf-8")
+    assert "built" in run()
+    assert "保险费甲" in (output / "2020" / "287002" / "287-0601-JBN-CK81" / "index.html").read_text(encoding="utf-8")
+    original = tmp_path / "content" / "2020" / "287002" / "000_531445c7814c7dcd.txt"
+    original.write_bytes(original.read_bytes() + b"\n")              # an original changed
+    assert "built" in run()
