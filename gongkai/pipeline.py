@@ -18,7 +18,7 @@ from typing import Iterator, Optional
 
 import jinja2
 
-from . import opendata, parallel
+from . import opendata, parallel, verify
 from .cache import ParseCache
 from .config import load_config
 from .content import address_clashes, find_files, order
@@ -121,7 +121,7 @@ def _build(config_path: Path, output: Optional[str | Path], search: bool, force:
         say(f"error: {exc}")
         return 1
 
-    index = _index_step(config) if search else None
+    index = verify.checked(_index_step(config) if search else None)   # then check every page
     counts = {}
     try:
         publish(lambda staging: counts.update(render_into(staging, config, facts, epoch, workers)),
@@ -136,6 +136,9 @@ def _build(config_path: Path, output: Optional[str | Path], search: bool, force:
     except IndexFailed as exc:
         say(f"error: search index failed, the previous site is unchanged: {exc} "
             "(build without search: build.py build --no-search)")
+        return 1
+    except verify.VerifyFailed as exc:
+        say(f"error: the built site failed its checks; the previous site is unchanged: {exc}")
         return 1
     except OSError as exc:
         say(f"{exc.filename or target}: error: cannot write the site: {exc.strerror or exc}")
