@@ -15,6 +15,7 @@ else (`≥903次及以上` is "≥90 | 3次及以上" or "≥903 次 | 及以上
 """
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal
 from typing import Optional
@@ -105,6 +106,7 @@ def _reading(comparator: Optional[str], digits: str, tail: str) -> Optional[Pars
     return ParsedValue(comparator or "=", Decimal(digits), unit)
 
 
+@functools.lru_cache(maxsize=1 << 16)   # printed values repeat a lot across tables
 def parse_value(printed: Optional[str]) -> Optional[ParsedValue]:
     """The one reading of a printed 指标值, or None when there is none or more than one."""
     if not printed:

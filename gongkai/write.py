@@ -93,15 +93,19 @@ def write_tree(folder: Path, site: Site) -> None:
 
 def write_files(folder: Path, site: Site) -> None:
     """Write `site`'s files into an existing `folder` (several writers may share one)."""
+    made: set[Path] = set()
+
+    def parent_of(target: Path) -> Path:
+        if target.parent not in made:   # one mkdir per folder, not per file
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        return target
+
     for rel in sorted(site.files):
-        target = _target(folder, rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with open(target, "xb") as handle:
+        with open(parent_of(_target(folder, rel)), "xb") as handle:
             handle.write(site.files[rel])
     for source, rel in sorted(site.copies, key=lambda c: c[1]):
-        target = _target(folder, rel)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(source, target)   # bytes only: no times or modes from the source
+        shutil.copyfile(source, parent_of(_target(folder, rel)))   # bytes only: no times or modes
 
 
 def fix_modes(folder: Path) -> None:
