@@ -400,7 +400,8 @@ def project_slug(project: dict) -> str:
 
 # --- Gongkai -----------------------------------------------------------------------------
 
-def write_gongkai(site: Site, root: Path) -> None:
+def write_gongkai(site: Site, root: Path) -> int:
+    """Write the Gongkai project folder; return the bytes of YAML content written."""
     config = {
         "title": SITE_TITLE,
         "owner": "河北省部门预算绩效目标公开示范站（基准测试）",
@@ -414,10 +415,12 @@ def write_gongkai(site: Site, root: Path) -> None:
     write(root / "site_config.yaml",
           "# Synthetic benchmark site (bench/generate.py); keys as in the repository's site_config.yaml.\n"
           + dump_yaml(config))
+    total = 0
     for ay in site.years:
-        write(root / "content" / str(ay.year) / f"{ay.ident}.yaml",
-              f"# content/{ay.year}/{ay.ident}.yaml: synthetic agency year (bench/generate.py)\n"
-              + dump_yaml(ay.data))
+        text = f"# content/{ay.year}/{ay.ident}.yaml: synthetic agency year (bench/generate.py)\n" + dump_yaml(ay.data)
+        write(root / "content" / str(ay.year) / f"{ay.ident}.yaml", text)
+        total += len(text.encode("utf-8"))
+    return total
 
 
 # --- Hugo --------------------------------------------------------------------------------
@@ -610,18 +613,19 @@ def generate(out_dir, projects: int = 1000, seed: int = 1, tools=("gongkai", "hu
     out = Path(out_dir)
     site = make_site(projects, seed)
     writers = {"gongkai": write_gongkai, "hugo": write_hugo, "mkdocs": write_mkdocs}
+    written = {}
     for tool in tools:
         target = out / tool
         if target.exists():
             shutil.rmtree(target)
-        writers[tool](site, target)
+        written[tool] = writers[tool](site, target)
     first = site.years[0]
     sample = first.projects[0]
     manifest = {
         "generator_version": GENERATOR_VERSION, "projects": projects, "seed": seed,
         "agency_years": len(site.years), "agencies": len({(a.region, a.ident) for a in site.years}),
         "years": list(YEARS), "regions": len(REGIONS), "tools": list(tools),
-        "yaml_bytes": sum(len(dump_yaml(a.data).encode()) for a in site.years) if "gongkai" in tools else None,
+        "yaml_bytes": written.get("gongkai"),
         "sample": {"year": first.year, "agency": first.ident, "code": project_slug(sample),
                    "name": sample["name"], "title": sample["title"],
                    "file": f"content/{first.year}/{first.ident}.yaml"},

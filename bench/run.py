@@ -99,13 +99,28 @@ def tool_version(cmd: list[str]) -> str:
 @dataclass
 class Run:
     seconds: float
-    peak_kb: int          # largest of: summed RSS of the process tree (sampled), ru_maxrss
+    peak_kb: int          # largest of: summed PSS of the process tree (sampled every 50 ms), ru_maxrss
     ok: bool
     tail: str = ""
     cpu: float = 0.0      # user + system seconds of the process and its waited-for children
 
 
+def _memory_kb(pid: int) -> int:
+    """Proportional set size (shared pages split among their users: forked workers are not
+    counted twice), or the resident set size where smaps_rollup is missing."""
+    for path, key in ((f"/proc/{pid}/smaps_rollup", "Pss:"), (f"/proc/{pid}/status", "VmRSS:")):
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith(key):
+                        return int(line.split()[1])
+        except OSError:
+            continue
+    return 0
+
+
 def _tree_rss_kb(pid: int) -> int:
+    """Memory of a process and all its descendants (summed PSS)."""
     total, todo, seen = 0, [pid], set()
     while todo:
         p = todo.pop()
@@ -113,11 +128,7 @@ def _tree_rss_kb(pid: int) -> int:
             continue
         seen.add(p)
         try:
-            with open(f"/proc/{p}/status") as f:
-                for line in f:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-                        break
+            total += _memory_kb(p)
             for task in os.listdir(f"/proc/{p}/task"):
                 with open(f"/proc/{p}/task/{task}/children") as f:
                     todo += [int(c) for c in f.read().split()]
@@ -327,10 +338,12 @@ def find_page(site: Path, code: str) -> Optional[Path]:
 def search_first_transfer(site: Path) -> Optional[dict]:
     """What Pagefind's first query loads, estimated from the files (uncompressed bytes):
     the search page and what it references, pagefind.js, pagefind-entry.json, the wasm, the
-    meta file, the largest index chunk (worst case) and five median-sized fragments."""
-    pf = site / "pagefind"
-    if not pf.is_dir():
+    meta file, the largest index chunk (worst case) and five median-sized fragments. With
+    several bundles (an index per region or year), the shallowest one is counted."""
+    entries = sorted(site.glob("**/pagefind-entry.json"), key=lambda p: (len(p.parts), p))
+    if not entries:
         return None
+    pf = entries[0].parent          # the primary bundle (shallowest); others are merged ones
 
     def size(pattern: str, pick=max) -> int:
         files = [p.stat().st_size for p in pf.glob(pattern)]
@@ -345,6 +358,8 @@ def search_first_transfer(site: Path) -> Optional[dict]:
              "meta": size("pagefind.*.pf_meta"), "largest_index_chunk": size("index/*"),
              "five_fragments": 5 * median_fragment}
     parts["total"] = sum(parts.values())
+    parts["bundle"] = str(pf.relative_to(site))
+    parts["bundles"] = len(entries)
     parts["index_files"] = len(list((pf / "index").glob("*")))
     parts["fragments"] = len(fragments)
     return parts
@@ -433,20 +448,22 @@ def measure_serve(project: Path, manifest: dict, page_rel: str, runs: int) -> Re
 
 # --- one scale ------------------------------------------------------------------------------
 
-def prepare(scale: int, seed: int) -> tuple[Path, dict]:
+def prepare(scale: int, seed: int, tools: set) -> tuple[Path, dict]:
     folder = OUT / str(scale)
     manifest_path = folder / "manifest.json"
     vocab_mtime = gen.VOCAB_PATH.stat().st_mtime
+    needed = ["gongkai"] + [t for t in ("hugo", "mkdocs") if t in tools]
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
         if (manifest.get("projects") == scale and manifest.get("seed") == seed
+                and set(needed) <= set(manifest.get("tools", ()))
                 and manifest.get("generator_version") == gen.GENERATOR_VERSION
                 and manifest_path.stat().st_mtime > max(vocab_mtime, Path(gen.__file__).stat().st_mtime)):
             log(f"{scale}: reusing generated content in {folder.relative_to(REPO)}")
             return folder, manifest
     log(f"{scale}: generating content (seed {seed})")
     t = time.perf_counter()
-    manifest = gen.generate(folder, projects=scale, seed=seed)
+    manifest = gen.generate(folder, projects=scale, seed=seed, tools=needed)
     log(f"{scale}: generated {manifest['agency_years']} agency years in {time.perf_counter() - t:.1f} s")
     return folder, manifest
 
@@ -480,7 +497,7 @@ def interleaved(jobs: list[Job], runs: int, results: dict) -> None:
 
 def bench_scale(scale: int, runs: int, seed: int, tools: set, hugo: Optional[str],
                 mkdocs: Optional[Path], serve: bool) -> dict:
-    folder, manifest = prepare(scale, seed)
+    folder, manifest = prepare(scale, seed, tools)
     project = folder / "gongkai"
     config = project / "site_config.yaml"
     builds = folder / "build"
@@ -582,6 +599,9 @@ def table(scales: list[dict], runs: int) -> list[str]:
                 cells.append("FAILED" + (f": {r.note}" if r.note else ""))
             else:
                 secs = [x.seconds for x in r.runs]
+                if r.note:
+                    cells.append(f"{fmt_s(r.median)} — {r.note}")
+                    continue
                 mem = max(x.peak_kb for x in r.runs) / 1024
                 cpu = statistics.median(x.cpu for x in r.runs)
                 cells.append(f"{fmt_s(r.median)} ({fmt_s(min(secs))}–{fmt_s(max(secs))})"
@@ -598,10 +618,19 @@ def table(scales: list[dict], runs: int) -> list[str]:
     row("Gongkai no search / Hugo (target ≤ 1.0)", lambda s: ratio(med(s, "gongkai_nosearch"), med(s, "hugo")))
     row("Gongkai no search / MkDocs", lambda s: ratio(med(s, "gongkai_nosearch"), med(s, "mkdocs")))
 
+    def cpu(s, key):
+        r = s["results"].get(key)
+        return statistics.median(x.cpu for x in r.runs) if r and r.ok else None
+    row("CPU time: Gongkai no search / Hugo (load-independent; Hugo uses every core)",
+        lambda s: ratio(cpu(s, "gongkai_nosearch"), cpu(s, "hugo")))
+    row("CPU time: Gongkai no search / MkDocs", lambda s: ratio(cpu(s, "gongkai_nosearch"), cpu(s, "mkdocs")))
+
     def search_target(s):
         g, h, p = med(s, "gongkai_search"), med(s, "hugo"), med(s, "pagefind")
         if not (g and h and p):
             return "NA"
+        if not s.get("search_transfer"):
+            return "NA: the build wrote no search index (pagefind/)"
         return f"{g:.2f} s vs {2 * h + p:.2f} s: {'met' if g <= 2 * h + p else 'NOT met'}"
     row("Gongkai with search vs 2×Hugo + Pagefind (target ≤)", search_target)
 
@@ -611,8 +640,8 @@ def table(scales: list[dict], runs: int) -> list[str]:
     row("no-change rebuild / clean build (target ≤ 10%)", nochange)
 
     def per_page(s):
-        g = med(s, "gongkai_nosearch")
-        return f"{1000 * g / s['scale']:.3f} ms" if g else "NA"
+        g, c = med(s, "gongkai_nosearch"), cpu(s, "gongkai_nosearch")
+        return f"{1000 * g / s['scale']:.2f} ms wall, {1000 * c / s['scale']:.2f} ms cpu" if g else "NA"
     row("Gongkai ms per project page (target: flat)", per_page)
 
     def weight(s):
@@ -648,11 +677,57 @@ def seed_lines(info: dict) -> list[str]:
                      f"{w['page']}); external requests: {len(w['external'])} (target ≤ 30 KB, 0)")
     t = info.get("search_transfer")
     lines.append(f"- first search transfer: {t['total'] / 1024:.0f} KB uncompressed, estimated from the "
-                 f"index files (target ≤ 300 KB)" if t else "- first search transfer: NA (no pagefind/ folder)")
+                 f"index files of {t['bundle']}/ (target ≤ 300 KB)" if t
+                 else "- first search transfer: NA (no Pagefind bundle in the output)")
     return lines
 
 
+def report(payload: dict, done: list[dict]) -> tuple[list[str], str]:
+    """The Markdown report and the contract's last line."""
+    runs, versions, seed_info = payload["runs"], payload["versions"], payload.get("seed_site")
+    contract = next((s for s in done if s["scale"] == CONTRACT_SCALE), max(done, key=lambda s: s["scale"]))
+    med = lambda key: contract["results"][key].median if key in contract["results"] else None
+    serve_result = contract["results"].get("serve")
+    incremental = f"{serve_result.median * 1000:.0f}" if serve_result and serve_result.ok else "NA"
+    lines = [f"# Gongkai benchmark, {payload['date']}", "",
+             f"{runs} runs per cell, seed {payload['seed']}; {versions['cpus']} CPUs, {versions['memory_gb']} GB; "
+             f"Python {versions['python']}; {versions['hugo']}; {versions['mkdocs']}; pagefind {versions['pagefind']}", ""]
+    loads = "; ".join(f"{s['scale']:,}: {s['load_before'][0]:.1f} → {s['load_after'][0]:.1f}" for s in done)
+    shared = max(max(s["load_before"][0], s["load_after"][0]) for s in done) > (versions["cpus"] or 1) * 0.75
+    lines += [f"Load average (1 min) before → after each scale: {loads}"
+              + (" — the machine was shared; compare tools within this run only." if shared else ""),
+              "Clean builds are interleaved (Gongkai, Hugo, Pagefind, MkDocs, Gongkai with search, then again).", ""]
+    lines += table(done, runs)
+    if serve_result is not None and not serve_result.ok:
+        lines += ["", f"serve: {serve_result.note or 'not measured'}"]
+    if seed_info:
+        lines += seed_lines(seed_info)
+    last = (f"ratios ({contract['scale']} pages): gongkai/hugo={ratio(med('gongkai_nosearch'), med('hugo'))} "
+            f"gongkai/mkdocs={ratio(med('gongkai_nosearch'), med('mkdocs'))} incremental_ms={incremental}")
+    return lines, last
+
+
+def reprint(path: Path = OUT / "results.json") -> int:
+    """`python -m bench report`: print the report of the last run again (from results.json)."""
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    done = []
+    for s in payload["scales"]:
+        results = {}
+        for key, r in s["results"].items():
+            cpus = r.get("cpu_s") or [0.0] * len(r["runs_s"])
+            runs = [Run(t, int(r["peak_mb"] * 1024), r["ok"], r.get("error", ""), c) for t, c in zip(r["runs_s"], cpus)]
+            results[key] = Result(r["name"], runs, r.get("note", ""))
+        done.append({**s, "results": results})
+    lines, last = report(payload, done)
+    print("\n".join(lines))
+    print()
+    print(last, flush=True)
+    return 0
+
+
 def main() -> int:
+    if sys.argv[1:] == ["report"]:
+        return reprint()
     scales = [int(x) for x in os.environ.get("BENCH_SCALE", "").replace(" ", "").split(",") if x] or list(DEFAULT_SCALES)
     runs = max(1, int(os.environ.get("BENCH_RUNS", "3")))
     seed = int(os.environ.get("BENCH_SEED", "1"))
@@ -678,30 +753,12 @@ def main() -> int:
 
     seed_info = seed_site(1) if "gongkai" in tools and (REPO / "content").is_dir() else None
 
-    contract = next((s for s in done if s["scale"] == CONTRACT_SCALE), max(done, key=lambda s: s["scale"]))
-    med = lambda key: contract["results"][key].median if key in contract["results"] else None
-    serve_result = contract["results"].get("serve")
-    incremental = f"{serve_result.median * 1000:.0f}" if serve_result and serve_result.ok else "NA"
     stamp = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
-    lines = [f"# Gongkai benchmark, {stamp}", "",
-             f"{runs} runs per cell, seed {seed}; {versions['cpus']} CPUs, {versions['memory_gb']} GB; "
-             f"Python {versions['python']}; {versions['hugo']}; {versions['mkdocs']}; pagefind {versions['pagefind']}", ""]
-    loads = "; ".join(f"{s['scale']:,}: {s['load_before'][0]:.1f} → {s['load_after'][0]:.1f}" for s in done)
-    lines += [f"Load average (1 min) before → after each scale: {loads}"
-              + (" — the machine was shared; compare tools within this run only."
-                 if max(max(s["load_before"][0], s["load_after"][0]) for s in done) > (os.cpu_count() or 1) * 0.75 else ""),
-              "Clean builds are interleaved (Gongkai, Hugo, Pagefind, MkDocs, Gongkai with search, then again).", ""]
-    lines += table(done, runs)
-    if serve_result is not None and not serve_result.ok:
-        lines += ["", f"serve: {serve_result.note or 'not measured'}"]
-    if seed_info:
-        lines += seed_lines(seed_info)
-    last = (f"ratios ({contract['scale']} pages): gongkai/hugo={ratio(med('gongkai_nosearch'), med('hugo'))} "
-            f"gongkai/mkdocs={ratio(med('gongkai_nosearch'), med('mkdocs'))} incremental_ms={incremental}")
-    payload = {"date": stamp, "runs": runs, "seed": seed, "versions": versions, "last_line": last,
-               "seed_site": seed_info,
+    payload = {"date": stamp, "runs": runs, "seed": seed, "versions": versions, "seed_site": seed_info,
                "scales": [{**{k: v for k, v in s.items() if k != "results"},
                            "results": {k: r.as_dict() for k, r in s["results"].items()}} for s in done]}
+    lines, last = report(payload, done)
+    payload["last_line"] = last
     (OUT / "results.json").write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     (OUT / "results.md").write_text("\n".join(lines + ["", last]) + "\n", encoding="utf-8")
     print("\n".join(lines))
