@@ -92,6 +92,15 @@ def year_data(facts: YearFacts) -> dict[str, bytes]:
             paths["indicators"]: to_csv(INDICATOR_FIELDS, indicator_rows(facts))}
 
 
+SCHEMA_FILES = {id(PROJECT_FIELDS): "schema-projects.json", id(INDICATOR_FIELDS): "schema-indicators.json"}
+
+
+def table_schema(fields: list[tuple[str, str, str]]) -> bytes:
+    """A Frictionless Table Schema for a CSV kind."""
+    schema = {"fields": [{"name": n, "type": t, "description": d} for n, t, d in fields]}
+    return (json.dumps(schema, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+
+
 def site_data(per_year: list[dict[str, bytes]], years: list[YearFacts], title: str) -> dict[str, bytes]:
     """Every file of `data/`: the agency years' files, the site-wide CSVs made by joining
     their rows (same bytes as writing every row again), and the datapackage."""
@@ -103,6 +112,7 @@ def site_data(per_year: list[dict[str, bytes]], years: list[YearFacts], title: s
         head = to_csv(fields, [])
         bodies = [files[data_paths(f.year)[key]][len(head):] for f in years]
         files[f"{DATA_DIR}/{name}"] = head + b"".join(bodies)
+        files[f"{DATA_DIR}/{SCHEMA_FILES[id(fields)]}"] = table_schema(fields)
     files[f"{DATA_DIR}/datapackage.json"] = datapackage(files, years, title)
     return files
 
@@ -220,8 +230,21 @@ def indicator_rows(facts: YearFacts) -> list[list]:
 
 # --- datapackage.json ---------------------------------------------------------------------
 
+_RESOURCES: dict[str, tuple[bytes, str, dict]] = {}   # path -> (bytes, title, entry): serve reuses
+
+
 def _resource(path: str, data: bytes, title: str, fields: Optional[list] = None) -> dict:
-    """A Frictionless resource entry for one file of data/."""
+    """A Frictionless resource entry for one file of data/ (remembered while its bytes are
+    the same object, so a long-running `serve` does not hash unchanged files again)."""
+    known = _RESOURCES.get(path)
+    if known is not None and known[0] is data and known[1] == title:
+        return known[2]
+    entry = _new_resource(path, data, title, fields)
+    _RESOURCES[path] = (data, title, entry)
+    return entry
+
+
+def _new_resource(path: str, data: bytes, title: str, fields: Optional[list] = None) -> dict:
     name = path.removeprefix(DATA_DIR + "/").lower().replace(".", "-")
     resource: dict[str, Any] = {
         "name": name, "path": path.removeprefix(DATA_DIR + "/"), "title": title,
@@ -236,7 +259,9 @@ def _resource(path: str, data: bytes, title: str, fields: Optional[list] = None)
             "description": "UTF-8 编码，带字节顺序标记（BOM），行尾为 CRLF。" + NEUTRALISED,
             "dialect": {"delimiter": ",", "lineTerminator": "\r\n", "quoteChar": "\"",
                         "doubleQuote": True, "header": True},
-            "schema": {"fields": [{"name": n, "type": t, "description": d} for n, t, d in fields]},
+            # One schema file per table kind, referenced by path (Data Package v1 allows a
+            # url-or-path): inline, thousands of agency CSVs repeat it into megabytes.
+            "schema": SCHEMA_FILES[id(fields)],
         })
     return resource
 
@@ -246,7 +271,8 @@ def datapackage(files: dict[str, bytes], years: list[YearFacts], title: str) -> 
     resources = [
         _resource(f"{DATA_DIR}/projects.csv", files[f"{DATA_DIR}/projects.csv"], "全部项目", PROJECT_FIELDS),
         _resource(f"{DATA_DIR}/indicators.csv", files[f"{DATA_DIR}/indicators.csv"], "全部绩效指标", INDICATOR_FIELDS),
-    ]
+    ] + [_resource(f"{DATA_DIR}/{name}", files[f"{DATA_DIR}/{name}"], f"表结构（Table Schema）：{name}")
+         for name in SCHEMA_FILES.values()]
     for facts in years:
         paths, label = data_paths(facts.year), f"{facts.year.year} 年 {facts.year.agency.name}"
         resources += [

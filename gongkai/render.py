@@ -191,6 +191,23 @@ def amount(value: Optional[Decimal]) -> Optional[str]:
     return None if value is None else str(value)
 
 
+# Amount units search can sort by, in yuan (docs/search.md).
+YUAN = {"元": Decimal(1), "千元": Decimal(1000), "万元": Decimal(10000), "亿元": Decimal(100000000)}
+
+
+def search_facets(year: AgencyYear, kind: str, budget: Optional[Decimal], unit: str,
+                  categories: tuple[str, ...] = ()) -> dict[str, str]:
+    """`data-search-*` attributes of a page's <article>: gongkai/index.py reads them into the
+    search filters (year, region, agency, 一级指标) and the budget sort (in yuan)."""
+    facets = {"data-search-kind": kind, "data-search-year": str(year.year),
+              "data-search-region": year.agency.region, "data-search-agency": year.agency.name}
+    if categories:
+        facets["data-search-category"] = "|".join(categories)
+    if budget is not None and unit in YUAN:
+        facets["data-search-budget"] = format((budget * YUAN[unit]).normalize(), "f")
+    return facets
+
+
 def page_link(originals: list[dict], page, prefix: str = "") -> Optional[str]:
     """Link to a printed page of the (first) original: `#page=N` only where a PDF viewer reads it."""
     if page is None or not originals:
@@ -437,7 +454,8 @@ class Renderer:
         }
         frame = page_view(path, heading, self.year_crumbs(year)[:-1] + [(year.agency.name, None)],
                           pub_date=entry_date(year, self.epoch), source=year.agency.name)
-        self.page("agency_year.html", path, frame, year=view)
+        self.page("agency_year.html", path, frame, year=view,
+                  search=search_facets(year, "部门", facts.total_budget, year.unit))
         for i, pf in enumerate(facts.projects):
             self.project(facts, pf, facts.projects[i - 1] if i else None,
                          facts.projects[i + 1] if i + 1 < len(facts.projects) else None, originals)
@@ -453,21 +471,22 @@ class Renderer:
                           self.year_crumbs(year) + [(project_title(pf), None)],
                           pub_date=entry_date(year, self.epoch), source=year.agency.name)
         self.page("project.html", path, frame, project=project_view(pf, originals), nav=nav,
+                  search=search_facets(year, "项目", pf.project.budget, pf.unit, pf.categories),
                   agency={"name": year.agency.name, "year": year.year, "href": "../index.html",
                           "count": len(facts.projects)})
 
     def sitemap_page(self, data: dict[str, bytes]) -> None:
-        """`/sitemap/`: 网站地图, every page of the site in one list."""
+        """`/sitemap/`: 网站地图. Agency years, not every project: at province scale a page of
+        tens of thousands of links helps no reader (each agency page lists its projects)."""
         years = []
         for number in sorted({f.year.year for f in self.years}, reverse=True):
-            agencies = [{"href": year_path(f.year), "name": f.year.agency.name,
-                         "projects": [{"href": opendata.project_path(f, pf), "title": project_title(pf)}
-                                      for pf in f.projects]}
+            agencies = [{"href": year_path(f.year), "name": f.year.agency.name, "projects": len(f.projects)}
                         for f in self.years if f.year.year == number]
             years.append({"year": number, "agencies": agencies})
+        site_wide = [p for p in data if p.count("/") == 1 and not p.removeprefix("data/")[:4].isdigit()]
         self.page("sitemap.html", "sitemap/index.html",
                   self.plain_frame("sitemap/index.html", "网站地图", "网站地图"), years=years,
-                  data=[{"href": p, "file": p.removeprefix("data/")} for p in data])
+                  data=[{"href": p, "file": p.removeprefix("data/")} for p in site_wide])
 
     def feeds(self) -> None:
         """sitemap.xml, robots.txt and the Atom feed of agency years."""

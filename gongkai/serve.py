@@ -12,7 +12,6 @@ script and the overlay are injected into HTML responses only here, never into fi
 """
 from __future__ import annotations
 
-import hashlib
 import html
 import logging
 import os
@@ -39,10 +38,6 @@ QUIET_SECONDS = 0.08   # a burst of saves ends when nothing changed for this lon
 IGNORED_SUFFIXES = (".swp", ".swx", ".swo", ".tmp", "~", ".kate-swp", ".part")
 
 
-def _digest(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
 class LiveSite:
     """The served site: its last good state and the incremental rebuild."""
 
@@ -51,9 +46,10 @@ class LiveSite:
         self.output_arg = output
         self.config: Optional[Config] = None
         self.facts: dict[Path, YearFacts] = {}
-        self.written: dict[str, str] = {}          # output path -> sha256 of its bytes
+        self.written: dict[str, bytes] = {}        # output path -> the bytes it now holds
         self.problems: list[Problem] = []           # errors of the last attempt (empty = good)
         self.cache: Optional[ParseCache] = None
+        self.year_files: dict[Path, dict[str, bytes]] = {}   # open data of each agency year
         self.lock = threading.Lock()
 
     @property
@@ -96,19 +92,16 @@ class LiveSite:
         else:
             self.env, self.env_folder = renderer.env, renderer.templates
         try:
-            if changed_years is None:
-                site = renderer.render()
-            else:
-                data = opendata.build_data(years, self.config.title)
-                renderer.home()
-                for path in sorted(changed_years):
-                    if path in self.facts:
-                        renderer.agency_year(self.facts[path], data)
-                renderer.sitemap_page(data)
-                renderer.feeds()
-                for name, payload in data.items():
-                    renderer.site.add(name, payload, "gongkai/opendata.py")
-                site = renderer.site
+            # Data files of unchanged agency years are kept from the last build.
+            stale = set(self.facts) if changed_years is None else changed_years
+            self.year_files = {p: (opendata.year_data(f) if p in stale or p not in self.year_files
+                                   else self.year_files[p]) for p, f in self.facts.items()}
+            by_facts = {id(f): self.year_files[p] for p, f in self.facts.items()}
+            data = opendata.site_data([by_facts[id(f)] for f in years], years, self.config.title)
+            for path in sorted(self.facts if changed_years is None else changed_years):
+                if path in self.facts:
+                    renderer.agency_year(self.facts[path], data)
+            site = renderer.render_common(data)
         except Exception as exc:  # jinja2 errors of every kind, with file and line
             return None, [template_problem(exc, renderer.templates)]
         if site.problems:
@@ -212,18 +205,16 @@ class LiveSite:
                 write_site(site, output, self.config.content_dir, self.config.root)
             except (WriteError, OSError) as exc:
                 return [Problem(str(output), 1, 1, f"cannot write the site: {exc}")]
-            self.written = {p: _digest(b) for p, b in site.files.items()}
-            self.written.update({p: _digest(s.read_bytes()) for s, p in site.copies})
+            self.written = dict(site.files)
+            self.written.update({p: s.read_bytes() for s, p in site.copies})
             return []
-        fresh: dict[str, str] = {}
-        for rel, data in sorted(site.files.items()):
-            fresh[rel] = _digest(data)
-            if self.written.get(rel) != fresh[rel]:
-                _write_atomic(_target(output, rel), data)
-        for source, rel in sorted(site.copies, key=lambda c: c[1]):
-            data = source.read_bytes()
-            fresh[rel] = _digest(data)
-            if self.written.get(rel) != fresh[rel]:
+        # Kept bytes, not hashes: an unchanged file is usually the very same object (`is`),
+        # else one memcmp; hashing every data file on every save cost more than rendering.
+        fresh: dict[str, bytes] = dict(site.files)
+        fresh.update({rel: source.read_bytes() for source, rel in site.copies})
+        for rel, data in sorted(fresh.items()):
+            old = self.written.get(rel)
+            if old is not data and old != data:
                 _write_atomic(_target(output, rel), data)
         for rel in sorted(self.written):
             in_scope = prefixes is None or any(rel == p or rel.startswith(p) for p in prefixes)

@@ -58,7 +58,8 @@ def test_files(files):
         "data/2021-shiyan-bumen-indicators.csv", "data/2021-shiyan-bumen-projects.csv",
         "data/2021-shiyan-bumen.json", "data/2022-287001-indicators.csv",
         "data/2022-287001-projects.csv", "data/2022-287001.json", "data/datapackage.json",
-        "data/indicators.csv", "data/projects.csv"]
+        "data/indicators.csv", "data/projects.csv", "data/schema-indicators.json",
+        "data/schema-projects.json"]
 
 
 def test_csv_lines_end_crlf_and_cells_keep_line_breaks(files):
@@ -141,6 +142,8 @@ def test_datapackage_describes_every_file(config):
         assert resource["bytes"] == len(data)
         assert resource["hash"] == "sha256:" + hashlib.sha256(data).hexdigest()
         if resource["format"] == "csv":
+            if isinstance(resource["schema"], str):       # a path beside the package
+                resource = dict(resource, schema=json.loads(files["data/" + resource["schema"]]))
             header = next(csv.reader(io.StringIO(data[3:].decode("utf-8"))))
             assert [f["name"] for f in resource["schema"]["fields"]] == header
             assert {f["type"] for f in resource["schema"]["fields"]} <= {"string", "number", "integer"}
