@@ -32,9 +32,9 @@ class Problem:
     def format(self) -> str:
         """One line, `file:line:col: error: key: message (hint)`, fit for editors and CI."""
         where = f"{self.file}:{self.line}:{self.column}"
-        text = f"{self.key}: {self.message}" if self.key else self.message
+        text = f"{_clip(self.key)}: {_clip(self.message)}" if self.key else _clip(self.message)
         if self.hint:
-            text += f" (hint: {self.hint})"
+            text += f" (hint: {_clip(self.hint)})"
         return f"{where}: {self.severity}: {text}"
 
     def excerpt(self, source: str, context: int = 1) -> str:
@@ -51,6 +51,11 @@ class Problem:
         width = sum(2 if _is_wide(c) else 1 for c in prefix)
         out.append("      | " + " " * width + "^")
         return "\n".join(out)
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    """A message part no longer than `limit`: a 1 MB value quoted in a message stays one line."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _is_wide(char: str) -> bool:

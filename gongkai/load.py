@@ -7,6 +7,7 @@ aliases, no tags outside the YAML core schema, no duplicate keys. Everything els
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 from typing import Optional
 
@@ -22,6 +23,10 @@ except ImportError:  # pragma: no cover
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 64
+MAX_VALUES = 200_000      # keys, texts and list items in one file; the largest seed has 1,700
+# Characters YAML refuses (C0/C1 controls, DEL, non-characters) or reads as a line end
+# (NEL, LINE/PARAGRAPH SEPARATOR): invisible, usually pasted from Word or a PDF.
+BAD_CHAR_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
 
 CORE_TAGS = {
     "tag:yaml.org,2002:" + t
@@ -38,13 +43,16 @@ def read_text(path: Path, label: str) -> tuple[Optional[str], list[Problem]]:
                                   hint="split the document or remove pasted binary data")]
         data = path.read_bytes()
     except OSError as exc:
-        return None, [Problem(label, 1, 1, f"cannot read file: {exc.strerror or exc}")]
+        return None, [Problem(label, 1, 1, f"cannot read file: {exc.strerror or exc}",
+                              hint="check that it exists and that you may read it")]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         hint = "save the file as UTF-8"
+        if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            hint = "the file is UTF-16 encoded; save it as UTF-8 in your editor"
         try:
             data.decode("gb18030")
             hint = ("the file looks GBK/GB18030-encoded; convert it with "
@@ -54,7 +62,27 @@ def read_text(path: Path, label: str) -> tuple[Optional[str], list[Problem]]:
         return None, [Problem(label, line, column, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", hint=hint)]
     if text.startswith("\ufeff"):
         text = text[1:]  # A BOM from Windows editors is harmless: drop it, keep positions.
+    bad = bad_characters(text, label)
+    if bad:
+        return None, bad
     return text, []
+
+
+def bad_characters(text: str, label: str, limit: int = 10) -> list[Problem]:
+    """Control characters and Unicode line separators, each with its line and column."""
+    problems = []
+    for match in BAD_CHAR_RE.finditer(text):
+        i = match.start()
+        char = match.group(0)
+        name = unicodedata.name(char, "control character")
+        line, column = text.count("\n", 0, i) + 1, i - text.rfind("\n", 0, i)
+        problems.append(Problem(label, line, column, f"invisible character U+{ord(char):04X} ({name}) is not allowed",
+                                hint="delete it (it usually comes from pasting out of Word or a PDF); "
+                                     "YAML reads it as a line end or refuses it. A line break in text "
+                                     "belongs in a `|-` block"))
+        if len(problems) >= limit:
+            break
+    return problems
 
 
 def parse(text: str, label: str) -> tuple[Optional[Node], list[Problem]]:
@@ -69,8 +97,9 @@ def parse(text: str, label: str) -> tuple[Optional[Node], list[Problem]]:
         node = yaml.compose(text, Loader=Loader)
     except yaml.MarkedYAMLError as exc:
         return None, problems + [_syntax_problem(exc, label, text)]
-    except yaml.YAMLError as exc:  # pragma: no cover - libyaml always gives marks
-        return None, [Problem(label, 1, 1, f"YAML error: {exc}")]
+    except yaml.YAMLError as exc:  # a reader error: bad_characters() finds those first
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return None, [Problem(label, 1, 1, f"YAML error: {first}", hint="save the file as plain UTF-8 text")]
     except RecursionError:
         return None, [Problem(label, 1, 1, "nesting is too deep", hint=f"content never needs more than {MAX_DEPTH} levels")]
     if node is None:
@@ -113,11 +142,14 @@ def _could_be_deep(text: str) -> bool:
 
 
 def _too_deep(text: str, label: str) -> Optional[Problem]:
-    """Nesting beyond MAX_DEPTH, found with the event parser (iterative, unlike the composer,
-    whose recursion can overflow the C stack on 100,000 levels)."""
-    if not _could_be_deep(text):
+    """Nesting beyond MAX_DEPTH or more than MAX_VALUES values, found on the event stream
+    before composing. The event parser is iterative (unlike the composer, whose recursion
+    can overflow the C stack on 100,000 levels) and keeps nothing, while composing makes an
+    object per value (a 10 MB file of `a: 1` lines takes gigabytes and minutes). Only texts
+    that could break a limit are scanned: long ones, or ones `_could_be_deep` flags."""
+    if len(text) < MAX_VALUES // 2 and not _could_be_deep(text):
         return None
-    depth = 0
+    depth = count = 0
     try:
         for event in yaml.parse(text, Loader=Loader):
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
@@ -128,6 +160,16 @@ def _too_deep(text: str, label: str) -> Optional[Problem]:
                                    f"nesting deeper than {MAX_DEPTH} levels", hint="check the indentation")
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
+                continue
+            elif not isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+                continue
+            count += 1
+            if count > MAX_VALUES:
+                mark = event.start_mark
+                return Problem(label, mark.line + 1, mark.column + 1,
+                               f"more than {MAX_VALUES:,} values (keys, texts, list items) in one file",
+                               hint="an agency year needs a few thousand at most: split the file, "
+                                    "or look for pasted data repeated many times")
     except yaml.MarkedYAMLError:
         return None  # compose reports the syntax error with its position
     return None
@@ -168,7 +210,8 @@ def check_tree(root: Node, label: str, report_aliases: bool = True) -> tuple[lis
         node, depth, parent, index = stack.pop()
         if id(node) in seen:
             if report_aliases:
-                problems.append(Problem.at(label, node, "YAML alias is not allowed"))
+                problems.append(Problem.at(label, node, "YAML alias is not allowed",
+                                           hint="write the value out in full where it is used"))
             # An empty value of the same kind: the schema check goes on without expanding anything.
             if isinstance(node, ScalarNode):
                 empty = ScalarNode("tag:yaml.org,2002:null", "", node.start_mark, node.end_mark)
@@ -193,7 +236,8 @@ def check_tree(root: Node, label: str, report_aliases: bool = True) -> tuple[lis
             for key, value in node.value:
                 if isinstance(key, ScalarNode):
                     if key.value == "<<" and key.tag == "tag:yaml.org,2002:merge":
-                        problems.append(Problem.at(label, key, "YAML merge key `<<` is not allowed"))
+                        problems.append(Problem.at(label, key, "YAML merge key `<<` is not allowed",
+                                                   hint="write the keys out in full here"))
                     elif key.value in first:
                         earlier = first[key.value].start_mark.line + 1
                         problems.append(Problem.at(
@@ -202,7 +246,8 @@ def check_tree(root: Node, label: str, report_aliases: bool = True) -> tuple[lis
                     else:
                         first[key.value] = key
                 else:
-                    problems.append(Problem.at(label, key, "a key must be a plain word, not a list or mapping"))
+                    problems.append(Problem.at(label, key, "a key must be a plain word, not a list or mapping",
+                                               hint="remove the `?`, `[`…`]` or `{`…`}` around the key"))
                     fatal = True
             stack.extend((value, depth + 1, node, i) for i, (_, value) in enumerate(node.value))
         elif isinstance(node, SequenceNode):

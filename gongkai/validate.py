@@ -5,9 +5,11 @@ what was expected and what was found. See docs/content-format.md for the format 
 """
 from __future__ import annotations
 
+import bisect
 import datetime
 import difflib
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path, PurePosixPath
@@ -29,6 +31,7 @@ MD_LINK_RE = re.compile(r"\]\(\s*<?([^()\s>]*(?:\([^()\s]*\))?)|^\s{0,3}\[[^\]]+
                         re.MULTILINE)
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
 COMPARATORS = {"≥", ">", "≤", "<", "="}
+MAX_LISTED = 200          # problems listed per file; a pathological file could give 100,000
 
 
 class Ctx:
@@ -38,6 +41,7 @@ class Ctx:
         self.label = label
         self.problems: list[Problem] = []
         self.earlier = earlier    # problems found while loading, so they are not repeated
+        self.earlier_errors = sorted((p.line, p.column) for p in earlier if p.is_error)
 
     def error(self, node: Optional[Node], key: str, message: str, hint: str = "") -> None:
         self.problems.append(Problem.at(self.label, node, message, key=key, hint=hint))
@@ -80,12 +84,19 @@ def text(ctx: Ctx, node: Node, key: str) -> Optional[str]:
     if isinstance(node, ScalarNode) and node.tag == T + "null":
         return None
     if not isinstance(node, ScalarNode) or node.tag != T + "str":
-        hint = ""
+        hint = "write the text on the same line as the key, or as a `|-` block below it"
         if isinstance(node, ScalarNode):
             hint = f'write it in quotes to keep it as printed: "{node.value}"'
         ctx.error(node, key, f"expected text, found {describe(node)}", hint)
         return None
     value = node.value
+    if node.style == '"':   # only escapes (`"\x01"`) can make what load.py refuses in the file
+        bad = load.BAD_CHAR_RE.search(value)
+        if bad:
+            name = unicodedata.name(bad.group(0), "control character")
+            ctx.error(node, key, f"text holds the invisible character U+{ord(bad.group(0)):04X} ({name}), "
+                      "written as an escape", hint="remove the `\\` escape; pages, feeds and data files cannot hold it")
+            return None
     if HTML_RE.search(value):
         ctx.note(node, key, "text looks like HTML; it will be shown exactly as typed, not as markup")
     return value
@@ -117,14 +128,15 @@ def amount(ctx: Ctx, node: Node, key: str) -> Optional[Decimal]:
 def integer(ctx: Ctx, node: Node, key: str) -> Optional[int]:
     if isinstance(node, ScalarNode) and node.tag == T + "int" and node.value.isdigit():
         return int(node.value)
-    ctx.error(node, key, f"expected a whole number, found {describe(node)}")
+    ctx.error(node, key, f"expected a whole number, found {describe(node)}", hint="digits only, no quotes")
     return None
 
 
 def year(ctx: Ctx, node: Node, key: str) -> Optional[int]:
     value = integer(ctx, node, key)
     if value is not None and not 1949 <= value <= 2200:
-        ctx.error(node, key, f"expected a budget year such as 2022, found {value}")
+        ctx.error(node, key, f"expected a budget year such as 2022, found {value}",
+                  hint="four digits between 1949 and 2200")
         return None
     return value
 
@@ -138,7 +150,7 @@ def page(ctx: Ctx, node: Node, key: str):
 def boolean(ctx: Ctx, node: Node, key: str) -> Optional[bool]:
     if isinstance(node, ScalarNode) and node.tag == T + "bool":
         return bool(load.resolved(node))
-    ctx.error(node, key, f"expected true or false, found {describe(node)}")
+    ctx.error(node, key, f"expected true or false, found {describe(node)}", hint="write true or false, unquoted")
     return None
 
 
@@ -148,7 +160,8 @@ def date(ctx: Ctx, node: Node, key: str) -> Optional[datetime.date]:
             return datetime.date.fromisoformat(node.value.strip())
         except ValueError:
             pass
-    ctx.error(node, key, f"expected a date like 2022-02-15, found {describe(node)}")
+    ctx.error(node, key, f"expected a date like 2022-02-15, found {describe(node)}",
+              hint="year-month-day with two-digit month and day; leave the key out when no date is printed")
     return None
 
 
@@ -160,36 +173,44 @@ Spec = dict[str, tuple[Callable, bool]]
 def mapping(ctx: Ctx, node: Node, key: str, spec: Spec) -> Optional[dict]:
     """Convert a mapping by `spec` (name -> (converter, required)); unknown keys are errors."""
     if not isinstance(node, MappingNode):
-        ctx.error(node, key, f"expected a mapping (key: value lines), found {describe(node)}")
+        ctx.error(node, key, f"expected a mapping (key: value lines), found {describe(node)}",
+                  hint="write `key: value` lines indented below it; see docs/content-format.md")
         return None
     out: dict = {}
     for key_node, value_node in node.value:
         name = key_node.value if isinstance(key_node, ScalarNode) else "?"
         path = f"{key}.{name}" if key else name
         if name not in spec:
-            close = difflib.get_close_matches(name, spec, n=1)
+            # Suggestions cost time; beyond the problems that get listed, nobody reads them.
+            close = difflib.get_close_matches(name, spec, n=1) if len(ctx.problems) < MAX_LISTED else []
             hint = f"did you mean {close[0]!r}?" if close else "allowed keys: " + ", ".join(spec)
             ctx.error(key_node, path, "unknown key", hint)
             continue
         is_null = isinstance(value_node, ScalarNode) and value_node.tag == T + "null"
+        before = len(ctx.problems)
         value = None if is_null else spec[name][0](ctx, value_node, path)
         if value is not None:
             out[name] = value
-        elif spec[name][1] and not _has_error_at(ctx, value_node):
-            ctx.error(value_node, path, "required value is empty")
+        elif spec[name][1] and not _has_error_at(ctx, value_node, before):
+            ctx.error(value_node, path, "required value is empty", hint="write the value as printed after the colon")
     for name, (_, required) in spec.items():
         if required and name not in out and not any(
                 isinstance(k, ScalarNode) and k.value == name for k, _ in node.value):
-            ctx.error(node, f"{key}.{name}" if key else name, f"missing required key {name!r}")
+            ctx.error(node, f"{key}.{name}" if key else name, f"missing required key {name!r}",
+                      hint=f"add a `{name}:` line here; see docs/content-format.md")
     return out
 
 
-def _has_error_at(ctx: Ctx, node: Node) -> bool:
-    """Whether an error was already reported inside `node` (so 'empty' would only repeat it)."""
+def _has_error_at(ctx: Ctx, node: Node, since: int) -> bool:
+    """Whether an error was already reported inside `node` (so 'empty' would only repeat it):
+    while loading, or since `ctx.problems` held `since` problems (while converting `node`).
+    Never a scan of every problem: a file with 50,000 empty titles would take minutes."""
     start = (node.start_mark.line + 1, node.start_mark.column + 1)
     end = (node.end_mark.line + 1, node.end_mark.column + 1)
-    return any(p.is_error and start <= (p.line, p.column) <= end
-               for p in (*ctx.earlier, *ctx.problems))
+    i = bisect.bisect_left(ctx.earlier_errors, start)
+    if i < len(ctx.earlier_errors) and ctx.earlier_errors[i] <= end:
+        return True
+    return any(p.is_error and start <= (p.line, p.column) <= end for p in ctx.problems[since:])
 
 
 def seq(item: Callable) -> Callable:
@@ -197,7 +218,8 @@ def seq(item: Callable) -> Callable:
         if isinstance(node, ScalarNode) and node.tag == T + "null":
             return ()
         if not isinstance(node, SequenceNode):
-            ctx.error(node, key, f"expected a list (lines starting with '- '), found {describe(node)}")
+            ctx.error(node, key, f"expected a list (lines starting with '- '), found {describe(node)}",
+                      hint="write each item on its own line below the key, starting with '- '")
             return None
         items = (item(ctx, n, f"{key}[{i}]") for i, n in enumerate(node.value))
         return tuple(x for x in items if x is not None)
@@ -223,7 +245,7 @@ def _check_parsed(ctx: Ctx, node: Node, key: str, values: dict) -> None:
         return
     if parsed.comparator not in COMPARATORS:
         ctx.error(node, key + ".parsed.comparator", f"expected one of {' '.join(sorted(COMPARATORS))}, "
-                  f"found {parsed.comparator!r}")
+                  f"found {parsed.comparator!r}", hint="copy the comparator from the printed value")
     printed = values.get("value") or ""
     number = format(parsed.number, "f")
     if number not in printed.replace(" ", ""):
@@ -235,11 +257,13 @@ def _check_parsed(ctx: Ctx, node: Node, key: str, values: dict) -> None:
 def _check_slug(ctx: Ctx, node: Node, key: str, values: dict) -> None:
     slug = values.get("slug")
     if slug is not None and not SLUG_RE.match(slug):
-        ctx.error(node, key + ".slug", f"slug {slug!r} may hold only a-z, 0-9 and '-'")
+        ctx.error(node, key + ".slug", f"slug {slug!r} may hold only a-z, 0-9 and '-'",
+                  hint="lowercase letters, digits and '-', starting with a letter or digit")
     if slug is None:
         code = values.get("code")
         if code is None and not any(isinstance(k, ScalarNode) and k.value == "code" for k, _ in node.value):
-            ctx.error(node, key, "needs `code` (as printed) or `slug` (chosen) to name its pages")
+            ctx.error(node, key, "needs `code` (as printed) or `slug` (chosen) to name its pages",
+                      hint='add `code: "…"` as printed, or `slug:` with a-z, 0-9 and \'-\'')
         elif code is not None and not URL_SAFE_RE.match(code):
             ctx.error(node, key + ".code", f"code {code!r} cannot name a web address",
                       hint="add `slug:` with a-z, 0-9 and '-' to use instead")
@@ -302,7 +326,8 @@ def build_model(root: Node, label: str, earlier: tuple[Problem, ...] = ()
             or any(required and name not in values for name, (_, required) in TOP.items())):
         return None, ctx.problems
     if not values["parts"]:
-        ctx.error(root, "parts", "the document needs at least one part")
+        ctx.error(root, "parts", "the document needs at least one part",
+                  hint="add `- title: …` under `parts:`; see docs/content-format.md")
         return None, ctx.problems
     values["source"] = label
     values["pos"] = ctx.pos(root)
@@ -393,6 +418,19 @@ def _find(node: Node, path: list) -> Node:
     return node
 
 
+def _at_most(problems: list[Problem], limit: int) -> list[Problem]:
+    """The first `limit` problems by position, then one line saying how many more there are."""
+    if len(problems) <= limit:
+        return problems
+    problems = sorted(problems, key=lambda p: (p.line, p.column))
+    rest = problems[limit:]
+    errors = sum(p.is_error for p in rest)
+    return problems[:limit] + [Problem(
+        rest[0].file, rest[0].line, rest[0].column,
+        f"… and {len(rest)} more problem(s) from here on ({errors} error(s)), not listed",
+        hint=f"fix the first ones and check again; only {limit} are listed per file")]
+
+
 def model_text(text: str, label: str) -> tuple[Optional[AgencyYear], list[Problem], Optional[Anchors]]:
     """Parse and check one file's text: the part of validation that depends on the text alone."""
     root, problems = load.parse(text, label)
@@ -401,7 +439,7 @@ def model_text(text: str, label: str) -> tuple[Optional[AgencyYear], list[Proble
     model, schema_problems = build_model(root, label, tuple(problems))
     problems = problems + schema_problems
     if model is None or any(p.is_error for p in problems):
-        return None, problems, None
+        return None, _at_most(problems, MAX_LISTED), None
     ctx = Ctx(label)
     anchors = Anchors(ctx.pos(root), ctx.pos(_find(root, ["agency", "region"])),
                       tuple(ctx.pos(_find(root, ["originals", i, "file"])) for i in range(len(model.originals))))
