@@ -34,6 +34,9 @@ from .validate import validate_file
 from .write import MARKER, MARKER_TEXT, WriteError, _target, check_output, write_site
 
 POLL_SECONDS = 0.1     # how often the watcher looks at file times
+# Site-wide open data (megabytes at province scale) is written after the browser reloads,
+# like the search index: the page a reader looks at is never waiting for it.
+DEFERRED = ("data/",)
 QUIET_SECONDS = 0.08   # a burst of saves ends when nothing changed for this long
 IGNORED_SUFFIXES = (".swp", ".swx", ".swo", ".tmp", "~", ".kate-swp", ".part")
 
@@ -50,6 +53,8 @@ class LiveSite:
         self.problems: list[Problem] = []           # errors of the last attempt (empty = good)
         self.cache: Optional[ParseCache] = None
         self.year_files: dict[Path, dict[str, bytes]] = {}   # open data of each agency year
+        self.defer = False                   # hold back DEFERRED files until flush() (serve)
+        self.pending: dict[str, bytes] = {}
         self.lock = threading.Lock()
 
     @property
@@ -212,24 +217,32 @@ class LiveSite:
         # else one memcmp; hashing every data file on every save cost more than rendering.
         fresh: dict[str, bytes] = dict(site.files)
         fresh.update({rel: source.read_bytes() for source, rel in site.copies})
+        scope = None if prefixes is None else tuple(prefixes)
         for rel, data in sorted(fresh.items()):
             old = self.written.get(rel)
             if old is not data and old != data:
-                _write_atomic(_target(output, rel), data)
+                if self.defer and rel.startswith(DEFERRED):
+                    self.pending[rel] = data
+                else:
+                    _write_atomic(_target(output, rel), data)
         for rel in sorted(self.written):
-            in_scope = prefixes is None or any(rel == p or rel.startswith(p) for p in prefixes)
-            if in_scope and rel not in fresh:
+            if (scope is None or rel.startswith(scope)) and rel not in fresh:
+                self.pending.pop(rel, None)
                 try:
                     _target(output, rel).unlink()
                 except FileNotFoundError:
                     pass
-        if prefixes is None:
-            self.written = fresh
-        else:
-            self.written = {r: h for r, h in self.written.items()
-                            if not any(r == p or r.startswith(p) for p in prefixes)}
-            self.written.update(fresh)
+        if scope is not None:
+            fresh = {**{r: b for r, b in self.written.items() if not r.startswith(scope)}, **fresh}
+        self.written = fresh
         return []
+
+    def flush(self) -> None:
+        """Write the files held back until after the reload (large open-data files)."""
+        with self.lock:
+            pending, self.pending = self.pending, {}
+            for rel, data in sorted(pending.items()):
+                _write_atomic(_target(self.output, rel), data)
 
     def overlay_html(self) -> str:
         """The error box shown on every served page while the last attempt failed."""
@@ -370,6 +383,7 @@ def serve_command(config_path: str, port: Optional[int] = None, host: str = "127
         logging.getLogger(name).setLevel(logging.ERROR)
     live = LiveSite(Path(config_path))
     print_problems(live, live.start())
+    live.defer = True
     if live.config is None:
         say("serve: the configuration has errors; fix site_config.yaml and start again")
         return 1
@@ -389,10 +403,11 @@ def serve_command(config_path: str, port: Optional[int] = None, host: str = "127
         names = ", ".join(sorted(relpath(p, live.config.root) for p in paths)[:5])
         problems = live.rebuild(paths)
         print_problems(live, problems)
+        loop.add_callback(LiveReloadHandler.reload_waiters, "*")
         if not live.problems:
             say(f"rebuilt in {live.last_seconds * 1000:.0f} ms after changes to {names}")
+            live.flush()
             indexer.request()
-        loop.add_callback(LiveReloadHandler.reload_waiters, "*")
 
     watcher = Watcher(lambda: watch_roots(live), changed)
     watcher.start()

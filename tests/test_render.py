@@ -79,15 +79,17 @@ def test_toc_entries_pages_and_links(site: Site):
     # No printed 目录: headings listed, said to be generated; PDF pages open at the page.
     other = html(site, f"{SY}/index.html")
     assert "原件未印目录" in other
-    assert 'href="originals/%E5%8E%9F%E4%BB%B6.pdf#page=3">3</a>' in other
+    assert 'href="originals/%E5%8E%9F%E4%BB%B6.pdf#page=3" aria-label="原件第 3 页">3</a>' in other
     assert '<a class="toc-text" href="#part-1-1">（一）总体目标</a>' in other
 
 
 def test_indicator_table_merges_cells_as_printed(site: Site):
     page = html(site, f"{ZD}/13012322P00258110508R/index.html")
     table = page.split('<table class="indicators">', 1)[1].split("</table>", 1)[0]
-    assert re.findall(r'<th scope="rowgroup" rowspan="(\d+)">([^<]*)</th>', table) == [
-        ("2", "产出指标"), ("1", "数量指标"), ("1", "质量指标"), ("1", "效益指标"), ("1", "社会效益指标")]
+    # 一级 heads its whole row group; 二级 heads only the rows it spans (scope=row).
+    assert re.findall(r'<th scope="(rowgroup|row)" rowspan="(\d+)">([^<]*)</th>', table) == [
+        ("rowgroup", "2", "产出指标"), ("row", "1", "数量指标"), ("row", "1", "质量指标"),
+        ("rowgroup", "1", "效益指标"), ("row", "1", "社会效益指标")]
     assert table.count("<tbody>") == 2           # one row group per 一级指标
     assert "<caption>" in table and table.count('<th scope="col"') == 7
     assert "解析值（派生）" in table and "≥4次" in table

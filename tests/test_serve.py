@@ -145,3 +145,15 @@ def test_browser_page_reloads_after_save(served, new_page):
     page.wait_for_selector("#gongkai-error-overlay", timeout=5000)
     edit(served.folder, "unit: [元\n", "unit: 元\n")
     page.wait_for_selector("#gongkai-error-overlay", state="detached", timeout=5000)
+
+
+def test_open_data_follows_the_reload(served):
+    """Data files are written after the page (deferred), but they are written."""
+    edit(served.folder, "name: 保险费\n", "name: 保险费（数据）\n")
+    served.wait_for("/" + PROJECT_PAGE, lambda b: "保险费（数据）" in b, timeout=2.0)
+    deadline = time.monotonic() + 5
+    for name in ("data/2020-287002.json", "data/projects.csv"):
+        path = served.folder / "_site" / name
+        while "保险费（数据）" not in path.read_text(encoding="utf-8-sig"):
+            assert time.monotonic() < deadline, name
+            time.sleep(0.05)
