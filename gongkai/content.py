@@ -18,7 +18,11 @@ def find_files(paths: Iterable[Path]) -> list[Path]:
         if not path.exists():
             raise FileNotFoundError(path)
         if path.is_dir():
-            found.update(p for p in path.rglob("*.yaml") if p.parent.name.isdigit())
+            for p in path.rglob("*"):
+                if p.suffix.lower() in (".yaml", ".yml") and p.parent.name.isdigit():
+                    found.add(p)   # a .yml file is reported as misnamed, never left out
+                elif p.is_symlink() and p.is_dir():   # rglob does not enter it: its files are
+                    found.update(p.glob("*.y*ml"))    # listed so validation refuses them
         else:
             found.add(path)
     return sorted(found)

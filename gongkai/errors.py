@@ -71,7 +71,9 @@ def relpath(path: Path, root: Path | None = None) -> str:
     """A path as shown in messages: relative to the root (or cwd) when possible."""
     path = Path(path)
     base = (root or Path.cwd()).resolve()
-    try:
-        return str(path.resolve().relative_to(base))
-    except ValueError:
-        return str(path)
+    for candidate in (path.resolve(), path.absolute()):   # a symlink leading out: its own place
+        try:
+            return str(candidate.relative_to(base))
+        except ValueError:
+            pass
+    return str(path)

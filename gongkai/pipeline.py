@@ -84,8 +84,11 @@ def fingerprint(config, config_path: Path, search: bool) -> str:
     folders = [config.content_dir, site_folder(config, "templates"), site_folder(config, "theme"),
                Path(__file__).parent]
     for n, folder in enumerate(folders):
-        for path in sorted(p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        for path in sorted(p for p in folder.rglob("*") if (p.is_file() or p.is_symlink())
+                           and "__pycache__" not in p.parts):
             digest.update(f"{n}/{path.relative_to(folder).as_posix()}".encode("utf-8", "surrogateescape") + b"\0")
+            if path.is_symlink():   # rglob does not enter a linked folder; the check refuses links out
+                digest.update(b"link:" + os.fsencode(os.readlink(path)) + b"\0")
             try:
                 digest.update(hashlib.sha256(path.read_bytes()).digest())
             except OSError:

@@ -376,7 +376,10 @@ def check_placement(model: AgencyYear, anchors: Anchors, path: Path, content_dir
     except ValueError:
         rel = None
     expected = f"{model.year}/{ident}.yaml"
-    if rel is not None and rel.as_posix() != expected:
+    if rel is None and path.absolute().is_relative_to(content_dir.absolute()):
+        problems.append(_error_at(anchors.root, "", "file leads outside content/ (through a symbolic link)",
+                                  hint="copy the file (or folder) into content/ instead of linking it"))
+    elif rel is not None and rel.as_posix() != expected:
         problems.append(_error_at(anchors.root, "", f"file is at content/{rel.as_posix()} but its year and agency put it at content/{expected}",
                                   hint="rename the file, or correct `year` / `agency.code` / `agency.slug`"))
     folder = path.parent / ident
