@@ -6,8 +6,11 @@ Work is cut into small tasks so the progress bar moves and memory per task stays
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import multiprocessing
 import os
+import signal
 from typing import Any, Callable, Iterator, Sequence
 
 STATE: dict[str, Any] = {}
@@ -42,5 +45,18 @@ def run(func: Callable[[Any], Any], work: list, workers: int) -> Iterator[Any]:
         yield from map(func, work)
         return
     context = multiprocessing.get_context("fork")
-    with context.Pool(min(workers, len(work))) as pool:
+    with context.Pool(min(workers, len(work)), _die_with_parent, (os.getpid(),)) as pool:
         yield from pool.imap(func, work)
+
+
+def _die_with_parent(parent: int) -> None:
+    """Pool initializer: the worker is killed when the build dies. Without it, a build
+    killed with SIGKILL leaves its workers waiting forever on a pool lock, or finishing a
+    task into a staging folder the next run is removing (Linux prctl; elsewhere nothing)."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+        libc.prctl(1, signal.SIGKILL)          # PR_SET_PDEATHSIG
+    except (OSError, AttributeError, TypeError):
+        return
+    if os.getppid() != parent:                 # the build died before prctl took effect
+        os._exit(1)

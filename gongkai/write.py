@@ -59,7 +59,10 @@ def _pid_alive(pid: int) -> bool:
 
 
 def clean_stale(output: Path) -> list[Path]:
-    """Remove staging and set-aside folders left by killed runs; return what was removed."""
+    """Remove staging and set-aside folders left by killed runs; return what was removed.
+
+    A run killed between the two renames of the fallback swap left no output but the old
+    site set aside as `{output}.old-<pid>`: that one is put back, not removed."""
     pattern = re.compile(rf"^{re.escape(output.name)}\.(?:staging|old)-(\d+)$")
     removed = []
     if not output.parent.is_dir():
@@ -71,6 +74,9 @@ def clean_stale(output: Path) -> list[Path]:
         pid = int(match.group(1))
         if pid != os.getpid() and _pid_alive(pid):
             continue   # another build is running right now
+        if ".old-" in entry.name[len(output.name):] and not os.path.lexists(output):
+            os.rename(entry, output)
+            continue
         shutil.rmtree(entry)
         removed.append(entry)
     return removed
