@@ -20,7 +20,7 @@ import jinja2
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from . import opendata
+from . import jsonld, opendata
 from .config import Config
 from .derive import ProjectFacts, YearFacts
 from .errors import Problem, relpath
@@ -121,6 +121,8 @@ def markdown(md: MarkdownIt, text: Optional[str], root: str, heading_base: int) 
     for token in tokens:
         if token.type in ("heading_open", "heading_close"):
             token.tag = f"h{min(6, heading_base + int(token.tag[1]))}"
+        elif token.type in ("th_open", "td_open") and "style" in token.attrs:   # the CSP blocks style=
+            token.attrSet("class", "align-" + str(token.attrs.pop("style")).rpartition(":")[2])
         for child in token.children or ():
             href = child.attrGet("href") if child.type == "link_open" else None
             if href and not SCHEME_RE.match(href) and not href.startswith("#"):
@@ -454,6 +456,7 @@ class Renderer:
         }
         frame = page_view(path, heading, self.year_crumbs(year)[:-1] + [(year.agency.name, None)],
                           pub_date=entry_date(year, self.epoch), source=year.agency.name)
+        frame["jsonld"] = jsonld.agency_year(facts, heading, root)
         self.page("agency_year.html", path, frame, year=view,
                   search=search_facets(year, "部门", facts.total_budget, year.unit))
         for i, pf in enumerate(facts.projects):

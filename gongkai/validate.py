@@ -27,6 +27,8 @@ AMOUNT_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 URL_SAFE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 HTML_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>|<!--")
+# Zero-width and bidirectional formatting characters: invisible, often pasted along with text.
+INVISIBLE_RE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
 MD_LINK_RE = re.compile(r"\]\(\s*<?([^()\s>]*(?:\([^()\s]*\))?)|^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)|<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*)>",
                         re.MULTILINE)
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
@@ -99,6 +101,10 @@ def text(ctx: Ctx, node: Node, key: str) -> Optional[str]:
             return None
     if HTML_RE.search(value):
         ctx.note(node, key, "text looks like HTML; it will be shown exactly as typed, not as markup")
+    if INVISIBLE_RE.search(value):
+        ctx.note(node, key, "text holds invisible characters (zero-width spaces or text-direction "
+                 "controls); they are published as written",
+                 hint="delete them unless the document prints them: they break search and can reorder what is shown")
     return value
 
 
