@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from .config import load_config
 from .validate import URL_SAFE_RE, validate_file

@@ -31,7 +31,7 @@ from .pipeline import source_date_epoch
 from . import opendata
 from .render import Renderer, Site, site_folder, template_problem
 from .validate import validate_file
-from .write import MARKER, MARKER_TEXT, WriteError, _target, check_output, write_site
+from .write import MARKER, MARKER_TEXT, WriteError, _target, write_site
 
 POLL_SECONDS = 0.1     # how often the watcher looks at file times
 # Site-wide open data (megabytes at province scale) is written after the browser reloads,
