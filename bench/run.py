@@ -14,7 +14,8 @@ For each scale (project pages; default 1,000 and 10,000, or `BENCH_SCALE=1000,50
 Prints a Markdown table (median of the runs, min–max, peak memory) and, as its LAST LINE,
 exactly `ratios (N pages): gongkai/hugo=R1 gongkai/mkdocs=R2 incremental_ms=M` with N =
 10000 when that scale was run (else the largest one); a value that could not be measured
-is `NA`. Results are also written to bench/out/results.json and bench/out/results.md.
+is `NA`. Results are also written to bench/out/results.{json,md} (and a dated copy of
+each); `python -m bench report` prints the last report again.
 
 Environment: BENCH_SCALE, BENCH_RUNS, BENCH_SEED (default 1), BENCH_TOOLS (default
 "gongkai,hugo,mkdocs,pagefind"), BENCH_SERVE=0 to skip the serve measurement.
@@ -354,7 +355,9 @@ def search_first_transfer(site: Path) -> Optional[dict]:
     fragments = sorted(p.stat().st_size for p in (pf / "fragment").glob("*"))
     median_fragment = fragments[len(fragments) // 2] if fragments else 0
     parts = {"search_page_html_css_js": page, "pagefind.js": size("pagefind.js"),
-             "pagefind-entry.json": size("pagefind-entry.json"), "wasm": size("wasm.*.pagefind"),
+             "pagefind-entry.json": size("pagefind-entry.json"),
+             "other_json": sum(p.stat().st_size for p in pf.glob("*.json") if p.name != "pagefind-entry.json"),
+             "wasm": size("wasm.*.pagefind"),
              "meta": size("pagefind.*.pf_meta"), "largest_index_chunk": size("index/*"),
              "five_fragments": 5 * median_fragment}
     parts["total"] = sum(parts.values())
@@ -446,6 +449,20 @@ def measure_serve(project: Path, manifest: dict, page_rel: str, runs: int) -> Re
                 pass
 
 
+def code_state() -> str:
+    """The commit and a hash of the builder's working files (gongkai/, templates/, theme/,
+    build.py): a benchmark whose builder changed while it ran says so."""
+    import hashlib
+    digest = hashlib.sha256()
+    for folder in ("gongkai", "templates", "theme"):
+        for path in sorted((REPO / folder).rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(path.relative_to(REPO).as_posix().encode() + b"\0" + path.read_bytes())
+    digest.update((REPO / "build.py").read_bytes())
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    return f"{head.stdout.strip() or '?'}+{digest.hexdigest()[:10]}"
+
+
 # --- one scale ------------------------------------------------------------------------------
 
 def prepare(scale: int, seed: int, tools: set) -> tuple[Path, dict]:
@@ -503,7 +520,7 @@ def bench_scale(scale: int, runs: int, seed: int, tools: set, hugo: Optional[str
     builds = folder / "build"
     builds.mkdir(exist_ok=True)
     results: dict[str, Result] = {}
-    extra: dict = {"manifest": manifest, "load_before": os.getloadavg()}
+    extra: dict = {"manifest": manifest, "load_before": os.getloadavg(), "code_before": code_state()}
     g_out, h_out, m_out = builds / "gongkai", builds / "hugo", builds / "mkdocs"
     g_search_out = builds / "gongkai-search"
     hugo_cache = builds / "hugo-cache"
@@ -556,6 +573,9 @@ def bench_scale(scale: int, runs: int, seed: int, tools: set, hugo: Optional[str
             source.write_bytes(original.replace(manifest["sample"]["name"].encode(),
                                                 f"{manifest['sample']['name']}（改{i}）".encode(), 1))
         rebuild = gk + ["--output", str(g_out), "--no-search"]
+        # one untimed rebuild first: the output then matches the current code and content
+        # even if the builder changed since the clean builds (it is being worked on)
+        measure(rebuild, REPO, builds / "gongkai.log")
         interleaved([Job("gongkai_nochange", "Gongkai, rebuild, nothing changed, no search", rebuild,
                          None, builds / "gongkai.log")], runs, results)
         try:
@@ -567,6 +587,7 @@ def bench_scale(scale: int, runs: int, seed: int, tools: set, hugo: Optional[str
             log(f"{scale}: Gongkai serve")
             results["serve"] = measure_serve(project, manifest, extra["page_weight"]["page"], runs)
     extra["load_after"] = os.getloadavg()
+    extra["code_after"] = code_state()
     return {"scale": scale, "results": results, **extra}
 
 
@@ -697,6 +718,14 @@ def report(payload: dict, done: list[dict]) -> tuple[list[str], str]:
     lines += [f"Load average (1 min) before → after each scale: {loads}"
               + (" — the machine was shared; compare tools within this run only." if shared else ""),
               "Clean builds are interleaved (Gongkai, Hugo, Pagefind, MkDocs, Gongkai with search, then again).", ""]
+    codes = {s.get("code_before") for s in done} | {s.get("code_after") for s in done}
+    codes.discard(None)
+    if len(codes) > 1:
+        lines += ["**The builder's code changed while this benchmark ran** (" + " → ".join(
+            f"{s['scale']:,}: {s.get('code_before')} → {s.get('code_after')}" for s in done)
+            + "): runs of one row may have measured different code.", ""]
+    elif codes:
+        lines += [f"Builder code: {codes.pop()} (commit + hash of gongkai/, templates/, theme/, build.py).", ""]
     lines += table(done, runs)
     if serve_result is not None and not serve_result.ok:
         lines += ["", f"serve: {serve_result.note or 'not measured'}"]
@@ -759,8 +788,10 @@ def main() -> int:
                            "results": {k: r.as_dict() for k, r in s["results"].items()}} for s in done]}
     lines, last = report(payload, done)
     payload["last_line"] = last
-    (OUT / "results.json").write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    (OUT / "results.md").write_text("\n".join(lines + ["", last]) + "\n", encoding="utf-8")
+    tag = time.strftime("%Y%m%d-%H%M%S")
+    for name in ("results", f"results-{tag}"):     # the latest, and one kept per run
+        (OUT / f"{name}.json").write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+        (OUT / f"{name}.md").write_text("\n".join(lines + ["", last]) + "\n", encoding="utf-8")
     print("\n".join(lines))
     print()
     print(last, flush=True)
