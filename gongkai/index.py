@@ -1,16 +1,327 @@
-"""Search index stage (stub).
+"""Search index stage: a Pagefind index of every agency-year and project page.
 
-This does nothing yet: the search work replaces it with a Pagefind index of the rendered
-pages. The pipeline calls `build_index(staging_dir, config)` after every page is written
-to the staging folder and before it is swapped in, so an index failure keeps the old site.
+The pipeline calls `build_index(staging_dir, config)` after every page is written to the
+staging folder and before it is swapped in, so an index failure keeps the old site; the
+dev server calls it on the live output folder.
+
+Pagefind does not index the pages themselves (docs/search.md): for each page that carries
+`data-search-*` facets (templates/agency_year.html, templates/project.html) a "shadow"
+page is written to a temporary folder outside the site, holding the page's `<main>` text
+as positional character bigrams (gongkai/searchtext.py), its `<h1>` the same way as the
+`title` meta, and its facets as Pagefind filters and metadata. The shadow folder mirrors
+the site's paths, so the index (written to `pagefind/` in the site) reports the real
+pages' URLs. `pagefind/search-chunks.json` lists the word range of each index chunk, for
+assets/search.js (a one-character prefix lookup has to load every chunk it spans).
+
+The Pagefind binary is the pinned extended one from the `pagefind-bin-extended` wheel
+(requirements.txt). The index is built with `--force-language zxx`, so no segmenter is
+involved, but the build still refuses any other binary: a plain `pagefind_bin` (no
+Chinese segmentation) or another version fails with a message, as does any sign in its
+output that it ran in non-extended mode.
 """
 from __future__ import annotations
 
+import gzip
+import html
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
 from pathlib import Path
+from typing import Optional
 
+from . import parallel
 from .config import Config
+from .searchtext import encode_string, fragment_text, heading_text, main_fragment
+
+PAGEFIND_VERSION = "1.5.2"          # must equal the pins in requirements.txt
+PAGEFIND_PACKAGE = "pagefind-bin-extended"
+BUNDLE = "pagefind"                  # the index folder in the site
+CHUNKS_FILE = "search-chunks.json"   # in BUNDLE
+LANGUAGE = "zxx"                     # ISO 639-2 "no linguistic content": no segmenter, no stemmer
+FACET_PREFIX = "data-search-"
+# Pagefind's own search interfaces: the site has its own (assets/search-page.js).
+UNUSED_FILES = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-modular-ui.js",
+                "pagefind-modular-ui.css", "pagefind-component-ui.js", "pagefind-component-ui.css",
+                "pagefind-highlight.js")
+# The facets each result carries (as Pagefind metadata): the search page's four filters
+# (category: 一级指标 joined by "|"), the page kind (部门 or 项目), the budget in yuan.
+FACETS = ("year", "region", "agency", "category", "kind", "budget")
 
 
-def build_index(site_dir: Path, config: Config) -> None:
-    """Build the search index inside `site_dir` (stub: does nothing)."""
-    return None
+class SearchIndexError(Exception):
+    """The index cannot be built; the message says why (shown by the build)."""
+
+
+# --- the binary ---------------------------------------------------------------------------
+
+def pagefind_binary() -> Path:
+    """The extended Pagefind binary of the pinned `pagefind-bin-extended` wheel."""
+    from importlib import metadata
+    try:
+        version = metadata.version(PAGEFIND_PACKAGE)
+    except metadata.PackageNotFoundError:
+        plain = _installed("pagefind-bin")
+        raise SearchIndexError(
+            f"the extended Pagefind binary ({PAGEFIND_PACKAGE}=={PAGEFIND_VERSION}) is not installed"
+            + (f"; only the plain pagefind-bin {plain} is, which cannot segment Chinese" if plain else "")
+            + ": run `make site` (pip install -r requirements.txt)") from None
+    if version != PAGEFIND_VERSION:
+        raise SearchIndexError(f"{PAGEFIND_PACKAGE} {version} is installed, the site needs "
+                               f"{PAGEFIND_VERSION} (requirements.txt): run `make site`")
+    try:
+        from pagefind_bin_extended import get_executable
+        binary = Path(get_executable())
+    except (ImportError, FileNotFoundError) as exc:
+        raise SearchIndexError(f"{PAGEFIND_PACKAGE} is broken: {exc}") from None
+    if binary.name != "pagefind_extended":
+        raise SearchIndexError(f"{binary} is not the extended Pagefind binary (pagefind_extended)")
+    return binary
+
+
+def _installed(name: str) -> Optional[str]:
+    from importlib import metadata
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def check_log(log: str) -> None:
+    """Fail unless Pagefind's own log shows the pinned extended binary at work."""
+    banner = f"Running Pagefind v{PAGEFIND_VERSION} (Extended)"
+    if banner not in log:
+        first = next((line for line in log.splitlines() if line.startswith("Running Pagefind")), "no banner")
+        raise SearchIndexError(f"Pagefind did not report the extended binary {PAGEFIND_VERSION} "
+                               f"(it said: {first!r}); the index would not support Chinese")
+    if "non-extended" in log:
+        raise SearchIndexError("Pagefind ran in non-extended mode (no Chinese segmentation)")
+
+
+# --- shadow pages -------------------------------------------------------------------------
+
+def page_facets(page: str) -> Optional[dict[str, str]]:
+    """The `data-search-*` attributes of a page (None: the page is not searched)."""
+    start = page.find(f" {FACET_PREFIX}kind=\"")
+    while start >= 0 and ">" in page[page.rfind("<", 0, start):start]:   # text, not a tag
+        start = page.find(f" {FACET_PREFIX}kind=\"", start + 1)
+    if start < 0:
+        return None
+    tag = page[page.rfind("<", 0, start):page.find(">", start)]
+    facets = {}
+    for part in tag.split(f" {FACET_PREFIX}")[1:]:
+        name, _, value = part.partition('="')
+        facets[name] = html.unescape(value[:value.find('"')])
+    return facets
+
+
+def shadow_page(page: str) -> Optional[str]:
+    """The shadow page Pagefind indexes for a rendered page (None: not searched)."""
+    facets = page_facets(page)
+    fragment = main_fragment(page) if facets is not None else None
+    if fragment is None:
+        return None
+    text = fragment_text(fragment)
+    if not text:
+        return None
+    # Metadata, not Pagefind filters: Pagefind 1.5.2 writes filter files in hash-map order,
+    # so the index would differ from build to build. search.js filters the results itself.
+    tags = "".join(f'<span data-pagefind-meta="{name}:{html.escape(facets[name])}"></span>'
+                   for name in FACETS if facets.get(name))
+    title = html.escape(encode_string(heading_text(fragment)), quote=False)
+    body = html.escape(encode_string(text), quote=False)
+    return (f'<!DOCTYPE html><html lang="{LANGUAGE}"><head><meta charset="utf-8"></head><body>'
+            f'<main data-pagefind-body>\n{body}\n'
+            f'<div data-pagefind-ignore><span data-pagefind-meta="title">{title}</span>{tags}</div>\n'
+            f'</main></body></html>\n')
+
+
+def site_pages(site_dir: Path) -> list[str]:
+    """Every HTML page of the site (POSIX paths relative to it), the index bundle excluded."""
+    pages = []
+    for folder, dirs, files in os.walk(site_dir):
+        if folder == str(site_dir):
+            dirs[:] = [d for d in dirs if d != BUNDLE]
+        dirs.sort()
+        rel = os.path.relpath(folder, site_dir)
+        for name in sorted(files):
+            if name.endswith(".html"):
+                pages.append(name if rel == "." else f"{rel}/{name}".replace(os.sep, "/"))
+    return pages
+
+
+def _shadow_task(paths: list[str]) -> int:
+    """Write the shadow pages of some pages; return how many pages are searched."""
+    site_dir, shadow_dir = parallel.STATE["search_site"], parallel.STATE["search_shadow"]
+    written = 0
+    made: set[str] = set()
+    for rel in paths:
+        with open(os.path.join(site_dir, rel), encoding="utf-8") as f:
+            shadow = shadow_page(f.read())
+        if shadow is None:
+            continue
+        target = os.path.join(shadow_dir, rel)
+        folder = os.path.dirname(target)
+        if folder not in made:
+            os.makedirs(folder, exist_ok=True)
+            made.add(folder)
+        with open(target, "w", encoding="utf-8") as f:
+            f.write(shadow)
+        written += 1
+    return written
+
+
+def write_shadow(site_dir: Path, shadow_dir: Path, workers: Optional[int] = None) -> int:
+    """Write the shadow page of every searched page of `site_dir`; return their number."""
+    pages = site_pages(site_dir)
+    parallel.STATE.update(search_site=str(site_dir), search_shadow=str(shadow_dir))
+    workers = parallel.worker_count() if workers is None else workers
+    work = parallel.tasks(pages, 200)
+    return sum(parallel.run(_shadow_task, work, workers if len(pages) >= 400 else 1))
+
+
+# --- the index ----------------------------------------------------------------------------
+
+def run_pagefind(binary: Path, source: Path, output: Path, extra: tuple[str, ...] = ()) -> str:
+    """Index the shadow folder into `output`; return Pagefind's log."""
+    cmd = [str(binary), "--site", str(source), "--output-path", str(output),
+           "--force-language", LANGUAGE, "--keep-index-url", *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace")
+    log = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        tail = "\n".join(log.strip().splitlines()[-15:])
+        raise SearchIndexError(f"Pagefind exited with {proc.returncode}:\n{tail}")
+    return log
+
+
+def build_index(site_dir: Path, config: Optional[Config] = None) -> dict:
+    """Build the search index in `site_dir/pagefind/`; return figures (pages, seconds, bytes).
+
+    Raises SearchIndexError (or OSError) on failure; `site_dir` then has no new index.
+    """
+    site_dir = Path(site_dir)
+    started = time.perf_counter()
+    binary = pagefind_binary()
+    with tempfile.TemporaryDirectory(prefix="gongkai-search-") as tmp:
+        shadow = Path(tmp) / "pages"
+        shadow.mkdir()
+        pages = write_shadow(site_dir, shadow)
+        shadow_seconds = time.perf_counter() - started
+        if not pages:
+            raise SearchIndexError("no page to index: no page carries data-search-* facets")
+        # Into a new folder beside the old bundle, swapped in when complete: the dev server
+        # keeps serving the previous index meanwhile, and no stale file survives.
+        fresh = Path(tempfile.mkdtemp(prefix=f".{BUNDLE}-new-", dir=site_dir))
+        try:
+            check_log(run_pagefind(binary, shadow, fresh))
+            finish_bundle(fresh)
+            swap_in(fresh, site_dir / BUNDLE)
+        finally:
+            shutil.rmtree(fresh, ignore_errors=True)
+    stats = index_stats(site_dir)
+    stats.update(pages=pages, seconds=round(time.perf_counter() - started, 3),
+                 shadow_seconds=round(shadow_seconds, 3))
+    return stats
+
+
+def finish_bundle(bundle: Path) -> None:
+    """Drop Pagefind's unused interfaces, write the chunk list, check the language."""
+    for name in UNUSED_FILES:
+        (bundle / name).unlink(missing_ok=True)
+    metas = sorted(bundle.glob(f"pagefind.{LANGUAGE}_*.pf_meta"))
+    if len(metas) != 1 or len(list(bundle.glob("pagefind.*.pf_meta"))) != 1:
+        raise SearchIndexError(f"expected one index of language {LANGUAGE}, found "
+                               f"{[p.name for p in bundle.glob('pagefind.*.pf_meta')]}")
+    chunks = [[c[0], c[1]] for c in read_meta(metas[0])["chunks"]]
+    (bundle / CHUNKS_FILE).write_text(json.dumps(chunks, separators=(",", ":")), encoding="utf-8")
+    for path in bundle.rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+
+def swap_in(fresh: Path, target: Path) -> None:
+    """Put the folder `fresh` at `target`, replacing what was there."""
+    old = None
+    if target.exists():
+        old = target.with_name(f".{BUNDLE}-old-{os.getpid()}")
+        shutil.rmtree(old, ignore_errors=True)
+        target.rename(old)
+    fresh.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+# --- reading the index --------------------------------------------------------------------
+
+def _cbor(data: bytes, i: int = 0):
+    """Decode one CBOR item at `i` (the subset Pagefind writes); return (value, next i)."""
+    head = data[i]
+    major, info = head >> 5, head & 31
+    i += 1
+    if info < 24:
+        n = info
+    elif info <= 27:
+        size = 1 << (info - 24)
+        n = int.from_bytes(data[i:i + size], "big")
+        i += size
+    else:
+        raise ValueError(f"unsupported CBOR item {head:#x}")
+    if major == 0:
+        return n, i
+    if major == 1:
+        return -1 - n, i
+    if major in (2, 3):
+        raw = data[i:i + n]
+        return (raw.decode("utf-8") if major == 3 else raw), i + n
+    if major == 4:
+        items = []
+        for _ in range(n):
+            item, i = _cbor(data, i)
+            items.append(item)
+        return items, i
+    if major == 5:
+        mapping = {}
+        for _ in range(n):
+            key, i = _cbor(data, i)
+            mapping[key], i = _cbor(data, i)
+        return mapping, i
+    if major == 6:
+        return _cbor(data, i)
+    if major == 7 and info in (20, 21, 22):
+        return {20: False, 21: True, 22: None}[info], i
+    raise ValueError(f"unsupported CBOR item {head:#x}")
+
+
+def read_meta(path: Path) -> dict:
+    """The parts of a Pagefind 1.5 `.pf_meta` file: version, pages, chunks, filters, sorts."""
+    raw = gzip.decompress(path.read_bytes())
+    if not raw.startswith(b"pagefind_dcd"):
+        raise SearchIndexError(f"{path.name}: not a Pagefind index file")
+    value, _ = _cbor(raw, 12)
+    version, pages, chunks, filters, sorts = value[:5]
+    return {"version": version, "pages": pages, "chunks": chunks, "filters": filters, "sorts": sorts}
+
+
+def index_stats(site_dir: Path) -> dict:
+    """Sizes of the search bundle in `site_dir` (bytes on disk; Pagefind's files are gzipped),
+    and what a first query downloads at least: pagefind.js, the entry, the wasm, the meta file
+    and the chunk list (assets/search.js then loads one index chunk per token and the
+    fragments of the pages found; test-output/search/report.json has the measured total)."""
+    bundle = Path(site_dir) / BUNDLE
+    if not (bundle / "pagefind-entry.json").is_file():
+        return {}
+
+    def size(pattern: str) -> int:
+        return sum(p.stat().st_size for p in bundle.glob(pattern) if p.is_file())
+
+    fixed = {name: size(pattern) for name, pattern in (
+        ("pagefind.js", "pagefind.js"), ("pagefind-entry.json", "pagefind-entry.json"),
+        ("wasm", "wasm.*.pagefind"), ("meta", "pagefind.*.pf_meta"), ("chunks", CHUNKS_FILE))}
+    return {
+        "bundle_bytes": size("**/*"),
+        "index_bytes": size("index/*"), "index_files": len(list(bundle.glob("index/*"))),
+        "fragment_bytes": size("fragment/*"), "fragments": len(list(bundle.glob("fragment/*"))),
+        "filter_bytes": size("filter/*"),
+        "first_query_fixed_bytes": sum(fixed.values()), "first_query_fixed": fixed,
+    }

@@ -1,2 +1,227 @@
-// Placeholder: the search page script (Pagefind UI for search/index.html) is written by
-// the search work. Loaded as a module by templates/search.html; does nothing yet.
+// The search page (search/index.html): query box, filters with counts, sorting, results.
+// The search itself is assets/search.js; this file only shows it. State lives in the URL
+// (?q=…&year=…&region=…&agency=…&category=…&sort=…), so a search can be bookmarked, shared
+// and reloaded. Messages go to one polite status region; focus stays where the user is.
+
+import { search } from './search.js';
+
+const PAGE_SIZE = 50;
+const FILTERS = [
+  { key: 'year', all: '全部年度', label: (v) => `${v} 年` },
+  { key: 'region', all: '全部地区', label: (v) => v },
+  { key: 'agency', all: '全部部门', label: (v) => v },
+  { key: 'category', all: '全部一级指标', label: (v) => v },
+];
+const SORTS = new Set(['', 'budget-desc', 'budget-asc']);
+const KIND = { 部门: '部门年度绩效目标', 项目: '项目绩效目标表' };
+
+const $ = (id) => document.getElementById(id);
+const input = $('search-page-q');
+const form = input.form;
+const ui = $('search-ui');
+const status = $('search-status');
+const controls = $('search-controls');
+const list = $('search-list');
+const results = $('search-results');
+const more = $('search-more');
+const sortSelect = $('search-sort');
+const selects = Object.fromEntries(FILTERS.map((f) => [f.key, $(`search-${f.key}`)]));
+
+let state = readUrl();
+let all = [];        // every result of state.q, best first
+let shown = 0;       // how many of the current list are on the page
+let current = [];    // the filtered, sorted list
+let runs = 0;        // the latest search; older answers are dropped
+let timer = 0;
+
+function readUrl() {
+  const p = new URLSearchParams(location.search);
+  const s = { q: (p.get('q') ?? '').trim(), sort: p.get('sort') ?? '', filters: {} };
+  if (!SORTS.has(s.sort)) s.sort = '';
+  for (const { key } of FILTERS) {
+    const v = p.get(key);
+    if (v) s.filters[key] = v;
+  }
+  return s;
+}
+
+function writeUrl(push) {
+  const p = new URLSearchParams();
+  if (state.q) p.set('q', state.q);
+  for (const { key } of FILTERS) if (state.filters[key]) p.set(key, state.filters[key]);
+  if (state.sort) p.set('sort', state.sort);
+  const query = p.toString();
+  const url = location.pathname + (query ? `?${query}` : '');
+  if (url !== location.pathname + location.search) history[push ? 'pushState' : 'replaceState'](null, '', url);
+}
+
+const has = (r, key, value) => (key === 'category' ? r.categories.includes(value) : r[key] === value);
+
+function matches(r, except) {
+  return FILTERS.every(({ key }) => key === except || !state.filters[key] || has(r, key, state.filters[key]));
+}
+
+function sorted(rows) {
+  if (!state.sort) return rows;
+  const sign = state.sort === 'budget-asc' ? 1 : -1;
+  // Stable sort: equal budgets keep their relevance order; pages without a budget go last.
+  return [...rows].sort((a, b) => (a.budget === null) - (b.budget === null)
+    || (a.budget === null ? 0 : sign * (a.budget - b.budget)));
+}
+
+function fillSelect({ key, all: allLabel, label }) {
+  const select = selects[key];
+  const counts = new Map();
+  for (const r of all) {
+    if (!matches(r, key)) continue;
+    const values = key === 'category' ? r.categories : (r[key] ? [r[key]] : []);
+    for (const v of values) counts.set(v, (counts.get(v) ?? 0) + 1);
+  }
+  const chosen = state.filters[key];
+  if (chosen && !counts.has(chosen)) counts.set(chosen, 0);
+  const values = [...counts.keys()].sort((a, b) => (key === 'year' ? b.localeCompare(a) : a.localeCompare(b, 'zh-CN')));
+  const total = all.filter((r) => matches(r, key)).length;
+  const options = [new Option(`${allLabel}（${total}）`, '')];
+  for (const v of values) options.push(new Option(`${label(v)}（${counts.get(v)}）`, v));
+  select.replaceChildren(...options);
+  select.value = chosen ?? '';
+}
+
+function budgetText(r) {
+  if (r.budget === null || !Number.isFinite(r.budget)) return '';
+  const name = r.kind === '部门' ? '预算合计' : '预算数';
+  return `${name} ${r.budget.toLocaleString('zh-CN', { maximumFractionDigits: 2 })} 元`;
+}
+
+function item(r) {
+  const li = document.createElement('li');
+  li.className = 'search-result';
+  const h = document.createElement('h3');
+  const a = document.createElement('a');
+  a.href = `../${r.url}`;
+  a.textContent = r.title || r.url;
+  h.append(a);
+  const meta = document.createElement('p');
+  meta.className = 'search-meta';
+  meta.textContent = [KIND[r.kind] ?? '', r.agency ?? '', r.year ? `${r.year} 年` : '', budgetText(r)]
+    .filter(Boolean).join(' · ');
+  const ex = document.createElement('p');
+  ex.className = 'search-excerpt';
+  ex.innerHTML = r.excerpt;   // escaped text with <mark> (assets/search.js)
+  li.append(h, meta, ex);
+  return li;
+}
+
+function showMore(focus) {
+  const start = shown;
+  const add = current.slice(shown, shown + PAGE_SIZE).map(item);
+  results.append(...add);
+  shown += add.length;
+  more.hidden = shown >= current.length;
+  more.textContent = `显示更多结果（还有 ${current.length - shown} 条）`;
+  if (focus && add.length) add[0].querySelector('a').focus();
+  return start;
+}
+
+function describeFilters() {
+  const parts = FILTERS.filter(({ key }) => state.filters[key]).map(({ key, label }) => label(state.filters[key]));
+  return parts.length ? `，筛选：${parts.join('、')}` : '';
+}
+
+function render() {
+  for (const f of FILTERS) fillSelect(f);
+  sortSelect.value = state.sort;
+  current = sorted(all.filter((r) => matches(r)));
+  results.replaceChildren();
+  shown = 0;
+  showMore(false);
+  controls.hidden = all.length === 0;
+  list.hidden = current.length === 0;
+  const q = `“${state.q}”`;
+  if (!all.length) status.textContent = `没有找到包含${q}的页面。请检查文字，或减少词语。`;
+  else if (current.length === all.length) status.textContent = `${q}共找到 ${all.length} 条结果${describeFilters()}。`;
+  else status.textContent = `${q}共找到 ${all.length} 条结果${describeFilters()}，显示其中 ${current.length} 条。`;
+}
+
+async function run() {
+  const run = ++runs;
+  ui.hidden = false;
+  if (!state.q) {
+    all = [];
+    controls.hidden = true;
+    list.hidden = true;
+    results.replaceChildren();
+    status.textContent = '请输入要搜索的文字。';
+    return;
+  }
+  status.textContent = '正在搜索…';
+  try {
+    const found = await search(state.q);
+    if (run !== runs) return;
+    all = found;
+    render();
+  } catch (error) {
+    if (run !== runs) return;
+    all = [];
+    controls.hidden = true;
+    list.hidden = true;
+    results.replaceChildren();
+    status.textContent = '搜索暂时无法使用：未能读取搜索索引。可以在首页的全部部门列表中按年度和地区查找。';
+    console.error(error);
+  }
+}
+
+function setQuery(push) {
+  const q = input.value.trim().replace(/\s+/g, ' ');
+  if (q === state.q) return false;
+  state.q = q;
+  writeUrl(push);
+  run();
+  return true;
+}
+
+form.addEventListener('submit', (event) => {
+  event.preventDefault();
+  clearTimeout(timer);
+  if (!setQuery(true)) run();
+});
+
+input.addEventListener('input', () => {
+  clearTimeout(timer);
+  timer = setTimeout(() => setQuery(false), 300);
+});
+
+for (const { key } of FILTERS) {
+  selects[key].addEventListener('change', () => {
+    if (selects[key].value) state.filters[key] = selects[key].value;
+    else delete state.filters[key];
+    writeUrl(false);
+    render();
+  });
+}
+
+sortSelect.addEventListener('change', () => {
+  state.sort = SORTS.has(sortSelect.value) ? sortSelect.value : '';
+  writeUrl(false);
+  render();
+});
+
+$('search-reset').addEventListener('click', () => {
+  state.filters = {};
+  state.sort = '';
+  writeUrl(false);
+  render();
+});
+
+more.addEventListener('click', () => showMore(true));
+
+window.addEventListener('popstate', () => {
+  state = readUrl();
+  input.value = state.q;
+  run();
+});
+
+input.value = state.q;
+const header = document.getElementById('site-search-q');
+if (header && state.q) header.value = state.q;
+run();

@@ -1,0 +1,185 @@
+"""What search sees of a page: its main text, and that text as positional character bigrams.
+
+Pagefind cannot find every Chinese substring: it segments pages at build time with jieba
+(charabia) and queries in the browser with Intl.Segmenter, which disagree (upstream
+issue #1237), and a substring inside a jieba word (海关 in 山海关, 干部 in 老干部) is no
+word of the index at all. So search does not index the words of a page but its
+characters (docs/search.md):
+
+* `main_text(html)` is the text a reader sees in `<main>`: tags removed, entities decoded,
+  a space where a block element (cell, paragraph, heading…) ends, whitespace collapsed.
+  The `<nav>` of previous/next links is skipped: it names other pages.
+* `encode(text)` turns that text into one token per character, so token i is character i
+  and Pagefind's word positions are character positions:
+  - a letter or digit c followed by another one d: the bigram code E(c)+E(d); followed by
+    anything else: E(c) alone. E(c) is the code point of lower(c) written with four
+    letters a–d… (base 26; above U+FFFF `z` + five letters). Letters only, so Pagefind
+    keeps each code whole; a trailing `^` marks an upper-case first character; Pagefind
+    drops the mark, so search ignores case, and decoding restores it;
+  - a space: `␣`; punctuation and symbols: the character itself (Pagefind indexes no word
+    for it, but it still takes its position); anything else (combining marks, controls,
+    characters Pagefind treats as part of words): `¤`.
+* `decode(tokens)` gives the text back (`¤` stays `¤`).
+
+theme/assets/search.js holds the same code in JavaScript: a query term is looked up as
+the bigrams at offsets 0, 2, 4… (plus the last pair), which must sit at the same relative
+positions in a page. Change the two together.
+
+Speed matters (10,000 pages per build): codes are cached per character and built with
+C-speed string operations; a page of 1,500 characters takes well under a millisecond.
+"""
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from operator import add
+
+SPACE_TOKEN = "\u2423"   # ␣
+OTHER_TOKEN = "\u00a4"   # ¤
+# Characters Pagefind 1.5 counts as word characters although they are no letters or digits
+# (its default include_characters); as tokens of their own they would become words.
+_WORDLIKE = set("_\u203f\u2040\u2054\ufe33\ufe34\ufe4d\ufe4e\ufe4f\uff3f")
+
+# Elements that flow inside a line: no space where they start or end. Every other tag
+# ends a block of text (a cell, an item, a paragraph) and reads as a space. Tag names are
+# matched in lower case, as the templates and markdown-it write them (12 times faster
+# than a case-blind pattern).
+INLINE = ("a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "del", "dfn", "em", "i", "ins",
+          "kbd", "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u",
+          "var", "wbr")
+_SKIP_RE = re.compile(r"<(script|style|template|nav)\b[^>]*>.*?</\1\s*>", re.DOTALL)
+_INLINE_TAG_RE = re.compile(rf"</?(?:{'|'.join(INLINE)})(?=[\s/>])[^>]*>")
+_TAG_RE = re.compile(r"<[^>]*>")
+_H1_RE = re.compile(r"<h1\b[^>]*>(.*?)</h1\s*>", re.DOTALL)
+
+
+def norm_text(text: str) -> str:
+    """Whitespace runs as one space, none at the ends. Whitespace is what Python's
+    str.isspace() and JavaScript's \\s know (search.js: /[\\s\\x1c-\\x1f\\x85]/)."""
+    return " ".join(text.replace("\ufeff", " ").split())
+
+
+def fragment_text(fragment: str) -> str:
+    """The reader's text of an HTML fragment (see the module docstring)."""
+    fragment = _SKIP_RE.sub(" ", fragment)
+    fragment = _INLINE_TAG_RE.sub("", fragment)
+    fragment = _TAG_RE.sub(" ", fragment)
+    return norm_text(html.unescape(fragment))
+
+
+def main_fragment(page: str) -> str | None:
+    """The inner HTML of the page's `<main>`, or None when it has none."""
+    start = page.find("<main")
+    while start >= 0 and page[start + 5:start + 6] not in (">", " ", "\n", "\t", "/"):
+        start = page.find("<main", start + 5)
+    end = page.rfind("</main>")
+    if start < 0 or end < start:
+        return None
+    return page[page.index(">", start) + 1:end]
+
+
+def main_text(page: str) -> str:
+    """The text of the page's `<main>` ("" without one)."""
+    fragment = main_fragment(page)
+    return fragment_text(fragment) if fragment is not None else ""
+
+
+def heading_text(fragment: str) -> str:
+    """The text of the first `<h1>` of an HTML fragment ("" without one)."""
+    match = _H1_RE.search(fragment)
+    return fragment_text(match.group(1)) if match else ""
+
+
+def _b26(n: int, width: int) -> str:
+    letters = []
+    for _ in range(width):
+        n, r = divmod(n, 26)
+        letters.append(chr(97 + r))
+    return "".join(reversed(letters))
+
+
+def _lower(c: str) -> str:
+    low = c.lower()
+    return low if len(low) == 1 else c
+
+
+class _Codes(dict):
+    """Code of each character, computed on first use."""
+
+    def __missing__(self, c: str) -> str:
+        value = self[c] = code(c)
+        return value
+
+
+class _Others(dict):
+    """Token of each character that is no letter or digit, computed on first use."""
+
+    def __missing__(self, c: str) -> str:
+        if c == " ":
+            value = SPACE_TOKEN
+        elif c in _WORDLIKE or c in (SPACE_TOKEN, OTHER_TOKEN) or c.isspace():
+            value = OTHER_TOKEN
+        else:
+            value = c if unicodedata.category(c)[0] in "PS" else OTHER_TOKEN
+        self[c] = value
+        return value
+
+
+_CODES, _OTHERS = _Codes(), _Others()
+# Runs of letters and digits (Unicode L* and N*, i.e. str.isalnum), or one other character.
+_RUN_RE = re.compile(r"[^\W_]+|[\W_]")
+
+
+def code(c: str) -> str:
+    """E(c): the letters-only code of lower(c)."""
+    cp = ord(_lower(c))
+    return _b26(cp, 4) if cp < 0x10000 else "z" + _b26(cp - 0x10000, 5)
+
+
+def encode(text: str) -> list[str]:
+    """One token per character of the normalised `text` (see the module docstring).
+    Per run of letters and digits, the codes are looked up and paired by C-level map()."""
+    out: list[str] = []
+    for run in _RUN_RE.findall(norm_text(text)):
+        if len(run) == 1 and not run.isalnum():
+            out.append(_OTHERS[run])
+            continue
+        codes = list(map(_CODES.__getitem__, run))
+        start = len(out)
+        out += map(add, codes, codes[1:])
+        out.append(codes[-1])
+        if run.lower() != run:        # upper case somewhere (rare): mark it
+            for i, c in enumerate(run):
+                if _lower(c) != c:
+                    out[start + i] += "^"
+    return out
+
+
+def encode_string(text: str) -> str:
+    """`encode(text)` joined by spaces: the body of a shadow page."""
+    return " ".join(encode(text))
+
+
+def _int26(s: str) -> int:
+    n = 0
+    for ch in s:
+        n = n * 26 + ord(ch) - 97
+    return n
+
+
+def decode(tokens: list[str]) -> str:
+    """The text that `encode` was given (normalised), from its tokens."""
+    chars = []
+    for token in tokens:
+        if token == SPACE_TOKEN:
+            chars.append(" ")
+        elif "a" <= token[0] <= "z":
+            if token[0] == "z":
+                c, rest = chr(0x10000 + _int26(token[1:6])), token[6:]
+            else:
+                c, rest = chr(_int26(token[:4])), token[4:]
+            chars.append(c.upper() if "^" in rest else c)
+        else:
+            chars.append(token)
+    return "".join(chars)

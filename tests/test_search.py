@@ -1,0 +1,347 @@
+"""Search finds every page where the query is printed: recall, precision and ranking.
+
+The labelled query set (tests/fixtures/search/queries.json, categories in each entry) runs
+through `search()` of the built site's assets/search.js in headless Chromium, served under
+/zwgk/jxgk/ with the site's CSP. The truth is computed here, independently of gongkai/:
+a page is relevant to a query when every space-separated term occurs (case-insensitively)
+in its main content, i.e. the text of `<main>` with a space where a block element ends,
+whitespace collapsed, and the previous/next `<nav>` (it names other pages) left out. The
+searched pages are the agency-year and project pages (those with `data-search-kind`).
+
+Targets (docs/search.md): recall >= 99 %, precision >= 95 % over all (query, page) pairs,
+and for name queries (agency, place, project, code) every relevant page ranks above
+every irrelevant one. The figures per query go to test-output/search/report.{json,md},
+with the bytes the first query transferred.
+
+`test_plain_pagefind_index_fails_the_targets` proves the check has teeth: the same pages
+indexed the usual way (Pagefind's Chinese segmentation, searched with its own `search()`)
+miss the targets. It uses the pinned extended binary in its standard zh mode, or the
+binary named by env GONGKAI_PLAIN_PAGEFIND (e.g. the non-extended `pagefind_bin`).
+"""
+from __future__ import annotations
+
+import html.parser
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import harness
+
+FIXTURES = Path(__file__).parent / "fixtures" / "search"
+QUERIES: list[dict] = json.loads((FIXTURES / "queries.json").read_text(encoding="utf-8"))
+REPORT_DIR = harness.OUTPUT_DIR / "search"
+NAME_CATEGORIES = {"agency", "place", "project", "code"}
+RECALL_TARGET, PRECISION_TARGET = 0.99, 0.95
+
+# Elements that flow inside a line; every other tag ends a block and reads as a space.
+INLINE = {"a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "del", "dfn", "em", "i", "ins",
+          "kbd", "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u",
+          "var", "wbr"}
+SKIPPED = {"nav", "script", "style", "template"}
+
+
+class MainText(html.parser.HTMLParser):
+    """The main content of a page as a reader sees it (see the module docstring)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.main = self.skip = 0
+        self.parts: list[str] = []
+        self.searched = False
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag == "main":
+            self.main += 1
+        if any(name == "data-search-kind" for name, _ in attrs):
+            self.searched = True
+        if self.main:
+            if tag in SKIPPED:
+                self.skip += 1
+            if tag not in INLINE:
+                self.parts.append(" ")
+
+    def handle_startendtag(self, tag: str, attrs: list) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag in SKIPPED and self.main:
+            self.skip -= 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.main:
+            if tag in SKIPPED:
+                self.skip -= 1
+            if tag not in INLINE:
+                self.parts.append(" ")
+        if tag == "main":
+            self.main -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.main and not self.skip:
+            self.parts.append(data)
+
+    @property
+    def text(self) -> str:
+        return " ".join("".join(self.parts).replace("\ufeff", " ").split())
+
+
+def searched_pages(site: Path) -> dict[str, str]:
+    """Site-root-relative URL -> lower-cased main text of every searched page."""
+    pages = {}
+    for path in sorted(site.rglob("*.html")):
+        if "pagefind" in path.relative_to(site).parts:
+            continue
+        parser = MainText()
+        parser.feed(path.read_text(encoding="utf-8"))
+        parser.close()
+        if parser.searched:
+            pages[path.relative_to(site).as_posix()] = parser.text.lower()
+    return pages
+
+
+def query_terms(query: str) -> list[str]:
+    return " ".join(query.replace("\ufeff", " ").split()).lower().split(" ")
+
+
+def relevant(query: str, pages: dict[str, str]) -> set[str]:
+    terms = [t for t in query_terms(query) if t]
+    return {url for url, text in pages.items() if terms and all(t in text for t in terms)}
+
+
+def score(entry: dict, returned: list[str], pages: dict[str, str]) -> dict:
+    """Recall, precision and (name queries) the ranking check of one query."""
+    rel = relevant(entry["q"], pages)
+    ret = list(dict.fromkeys(returned))
+    hits = [u for u in ret if u in rel]
+    row = {"q": entry["q"], "cat": entry["cat"], "name": entry["name"],
+           "relevant": len(rel), "returned": len(ret), "correct": len(hits),
+           "recall": len(hits) / len(rel) if rel else 1.0,
+           "precision": len(hits) / len(ret) if ret else 1.0,
+           "missed": sorted(rel - set(ret)), "wrong": [u for u in ret if u not in rel]}
+    if entry["name"]:
+        rel_pos = [i for i, u in enumerate(ret) if u in rel]
+        irrel_pos = [i for i, u in enumerate(ret) if u not in rel]
+        row["ranking_ok"] = len(hits) == len(rel) and (not irrel_pos or not rel_pos
+                                                      or max(rel_pos) < min(irrel_pos))
+    return row
+
+
+def summary(rows: list[dict]) -> dict:
+    relevant_total = sum(r["relevant"] for r in rows)
+    returned_total = sum(r["returned"] for r in rows)
+    correct = sum(r["correct"] for r in rows)
+    names = [r for r in rows if r["name"]]
+    return {
+        "queries": len(rows), "queries_with_relevant_pages": sum(r["relevant"] > 0 for r in rows),
+        "recall": correct / relevant_total if relevant_total else 1.0,
+        "precision": correct / returned_total if returned_total else 1.0,
+        "macro_recall": statistics.mean(r["recall"] for r in rows),
+        "macro_precision": statistics.mean(r["precision"] for r in rows),
+        "relevant_pairs": relevant_total, "returned_pairs": returned_total,
+        "missed_pairs": relevant_total - correct, "wrong_pairs": returned_total - correct,
+        "name_queries": len(names), "name_ranking_ok": sum(bool(r.get("ranking_ok")) for r in names),
+    }
+
+
+def meets_targets(s: dict) -> bool:
+    return (s["recall"] >= RECALL_TARGET and s["precision"] >= PRECISION_TARGET
+            and s["name_ranking_ok"] == s["name_queries"])
+
+
+def write_report(name: str, data: dict) -> Path:
+    """test-output/search/<name>.json and .md: the summary and a table of every query."""
+    REPORT_DIR.mkdir(parents=True, exist_ok=True)
+    (REPORT_DIR / f"{name}.json").write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    s = data["summary"]
+    lines = [f"# {data['title']}", "",
+             f"- queries: {s['queries']} ({s['queries_with_relevant_pages']} with relevant pages), "
+             f"pages searched: {data['pages']}",
+             f"- recall: {s['recall']:.2%} (macro {s['macro_recall']:.2%}), "
+             f"precision: {s['precision']:.2%} (macro {s['macro_precision']:.2%})",
+             f"- missed (query, page) pairs: {s['missed_pairs']}, wrong: {s['wrong_pairs']}",
+             f"- name queries ranked correctly: {s['name_ranking_ok']}/{s['name_queries']}"]
+    for key, label in (("first_query", "first query"), ("index", "index")):
+        if key in data:
+            lines.append(f"- {label}: " + ", ".join(f"{k} {v}" for k, v in data[key].items()
+                                                       if not isinstance(v, (dict, list))))
+    lines += ["", "| query | category | relevant | returned | correct | recall | precision | ranking | ms |",
+              "|---|---|---:|---:|---:|---:|---:|---|---:|"]
+    for r in data["rows"]:
+        ranking = "" if "ranking_ok" not in r else ("ok" if r["ranking_ok"] else "FAIL")
+        lines.append(f"| `{r['q']}` | {r['cat']} | {r['relevant']} | {r['returned']} | {r['correct']} "
+                     f"| {r['recall']:.0%} | {r['precision']:.0%} | {ranking} | {r.get('ms', '')} |")
+    (REPORT_DIR / f"{name}.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return REPORT_DIR / f"{name}.md"
+
+
+# --------------------------------------------------------------------------- browser side
+
+RUN_QUERIES = """async ([moduleUrl, queries]) => {
+    const { search } = await import(moduleUrl);
+    const out = [];
+    for (const q of queries) {
+        const t = performance.now();
+        const results = await search(q);
+        out.push({ ms: Math.round((performance.now() - t) * 10) / 10, urls: results.map((r) => r.url),
+                   top: results.slice(0, 3).map((r) => [r.title, r.excerpt]) });
+    }
+    return out;
+}"""
+
+
+@pytest.fixture(scope="module")
+def blank_page(browser: Any, site_server: harness.StaticServer):
+    """One page of the served site (the search page, which loads nothing by itself but
+    its script), shared by the tests of this module; no errors, no external requests."""
+    log = harness.BrowserLog()
+    context = harness.new_context(browser, log)
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    page.goto(site_server.url_for("accessibility/index.html"))
+    yield page
+    context.close()
+    assert not log.external_requests, log.external_requests
+    assert not log.page_errors, log.page_errors
+    assert not log.console_errors(), log.console_errors()
+
+
+def served_bytes(server: harness.StaticServer, site: Path, start: int) -> tuple[int, list[str]]:
+    """Bytes of the files the server sent since request number `start` (as stored: the
+    index files are gzipped by Pagefind; a server would also compress the scripts)."""
+    total, files = 0, []
+    for request in server.served[start:]:
+        path = urllib.parse.unquote(urllib.parse.urlsplit(request.path).path)
+        rel = path[len(server.prefix):]
+        target = site / rel
+        if request.status == 200 and target.is_file():
+            total += target.stat().st_size
+            files.append(rel)
+    return total, files
+
+
+def test_query_set_meets_the_targets(site_dir: Path, site_server: harness.StaticServer, blank_page: Any):
+    pages = searched_pages(site_dir)
+    assert len(pages) >= 30
+    assert len(QUERIES) >= 60
+    assert sum(bool(relevant(e["q"], pages)) for e in QUERIES) >= 60, "too few queries with an answer"
+    module = site_server.url_for("assets/search.js")
+
+    start = len(site_server.served)
+    first = blank_page.evaluate(RUN_QUERIES, [module, [QUERIES[0]["q"]]])[0]
+    first_bytes, first_files = served_bytes(site_server, site_dir, start)
+    answers = [first] + blank_page.evaluate(RUN_QUERIES, [module, [e["q"] for e in QUERIES[1:]]])
+
+    rows = []
+    for entry, answer in zip(QUERIES, answers):
+        row = score(entry, answer["urls"], pages)
+        row.update(ms=answer["ms"], top=answer["top"])
+        rows.append(row)
+        for url in answer["urls"]:
+            assert not url.startswith(("/", "http")) and (site_dir / url).is_file(), url
+    from gongkai.index import index_stats
+    s = summary(rows)
+    report = write_report("report", {
+        "title": "Search query set: assets/search.js on the seed site",
+        "pages": len(pages), "summary": s,
+        "first_query": {"query": QUERIES[0]["q"], "kb": round(first_bytes / 1024, 1),
+                        "requests": len(first_files), "ms": first["ms"], "files": first_files},
+        "index": index_stats(site_dir), "rows": rows})
+
+    failed = [f"{r['q']!r}: recall {r['recall']:.0%} precision {r['precision']:.0%} "
+              f"ranking {r.get('ranking_ok')} missed {r['missed'][:3]} wrong {r['wrong'][:3]}"
+              for r in rows if r["recall"] < 1 or r["precision"] < 1 or r.get("ranking_ok") is False]
+    assert s["recall"] >= RECALL_TARGET, f"recall {s['recall']:.2%} ({report}):\n" + "\n".join(failed)
+    assert s["precision"] >= PRECISION_TARGET, f"precision {s['precision']:.2%} ({report}):\n" + "\n".join(failed)
+    assert s["name_ranking_ok"] == s["name_queries"], f"ranking ({report}):\n" + "\n".join(failed)
+
+
+def test_results_have_the_promised_shape(site_dir: Path, site_server: harness.StaticServer, blank_page: Any):
+    """Title, agency, year, escaped excerpt with the match marked, rank order; filters."""
+    module = site_server.url_for("assets/search.js")
+    results = blank_page.evaluate("""async ([m, q]) => (await import(m)).search(q)""", [module, "老干部"])
+    assert results
+    for r in results:
+        assert r["title"] and r["agency"] and r["year"] in ("2020", "2022"), r
+        assert r["kind"] in ("部门", "项目") and isinstance(r["categories"], list)
+        assert "<mark>老干部</mark>" in r["excerpt"], r["excerpt"]
+        assert "<" not in r["excerpt"].replace("<mark>", "").replace("</mark>", "")
+    assert [r["inTitle"] for r in results] == sorted((r["inTitle"] for r in results), reverse=True)
+
+    pages = searched_pages(site_dir)
+    for filters in ({"year": "2020"}, {"region": "石家庄市正定县"}, {"category": "满意度指标"},
+                    {"year": "2020", "kind": "项目"}):
+        got = blank_page.evaluate("""async ([m, q, f]) => (await import(m)).search(q, {filters: f})""",
+                                  [module, "老干部", filters])
+        assert got and all(set(filters.items()) <= {(k, r[k]) for k in ("year", "region", "kind")}
+                           | {("category", c) for c in r["categories"]} for r in got), filters
+        unfiltered = [r["url"] for r in results if all(
+            (v in r["categories"]) if k == "category" else r[k] == v for k, v in filters.items())]
+        assert sorted(r["url"] for r in got) == sorted(unfiltered), filters
+    assert {r["url"] for r in results} == relevant("老干部", pages)
+
+
+def test_javascript_reads_the_python_encoding(blank_page: Any, site_server: harness.StaticServer):
+    """assets/search.js decodes what gongkai/searchtext.py encodes, codes agree, and both
+    sides split the same characters into letters/digits and the rest."""
+    from gongkai.searchtext import code, encode_string
+    samples = ["老干部ABC 4000.00元（含）x", "Ǆemo İstanbul 𠀀𠀁a ≥95%", "[2019]136号 287-0601-JBN-CK81",
+               "x\u3000y\u00a0z\u2028w"]
+    module = site_server.url_for("assets/search.js")
+    got = blank_page.evaluate("""async ([m, xs, chars]) => { const s = await import(m);
+        return { decoded: xs.map((x) => s.decode(x)), codes: chars.map((c) => s.code(c)),
+                 norm: xs.map((x) => s.normText(x)) }; }""",
+                              [module, [encode_string(s) for s in samples], list("老Aa1𠀀é")])
+    from gongkai.searchtext import decode, norm_text
+    assert got["decoded"] == [decode(encode_string(s).split(" ")) for s in samples]
+    assert got["codes"] == [code(c) for c in "老Aa1𠀀é"]
+    # letters and digits: the same code points on both sides (BMP, assigned in both)
+    odd = blank_page.evaluate("""() => { const out = [];
+        for (let cp = 0; cp < 0x10000; cp++) { if (cp >= 0xd800 && cp < 0xe000) continue;
+            if (/^[\\p{L}\\p{N}]$/u.test(String.fromCharCode(cp))) out.push(cp); } return out; }""")
+    import unicodedata
+    python = {cp for cp in range(0x10000) if chr(cp).isalnum()}
+    differ = sorted(python.symmetric_difference(odd))
+    # Chromium's Unicode may be newer than Python's: only newly assigned characters may differ.
+    assert all(unicodedata.category(chr(cp)) == "Cn" for cp in differ), [hex(cp) for cp in differ[:10]]
+
+
+def test_plain_pagefind_index_fails_the_targets(site_dir: Path, tmp_path: Path, browser: Any,
+                                                static_server):
+    """The same pages indexed the usual way miss the targets: the query-set check would
+    catch an index swapped for a plain one. Figures: test-output/search/plain-index.md."""
+    from gongkai.index import pagefind_binary
+    pages = searched_pages(site_dir)
+    site = tmp_path / "plain"
+    for url in pages:
+        (site / url).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(site_dir / url, site / url)
+    binary = os.environ.get("GONGKAI_PLAIN_PAGEFIND") or str(pagefind_binary())
+    proc = subprocess.run([binary, "--site", str(site), "--root-selector", "main", "--keep-index-url"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    server = static_server(site, csp=True)
+    log = harness.BrowserLog()
+    context = harness.new_context(browser, log)
+    page = context.new_page()
+    page.goto(server.url_for(next(iter(pages))))
+    answers = page.evaluate("""async ([bundle, queries]) => {
+        const pf = await import(bundle);
+        const out = [];
+        for (const q of queries) {
+            const found = await pf.search(q);
+            const data = await Promise.all(found.results.map((r) => r.data()));
+            out.push(data.map((d) => (d.raw_url ?? d.url).replace(/^\\/+/, '')));
+        }
+        return out; }""", [server.url_for("pagefind/pagefind.js"), [e["q"] for e in QUERIES]])
+    context.close()
+    rows = [score(e, urls, pages) for e, urls in zip(QUERIES, answers)]
+    s = summary(rows)
+    mode = "non-extended" if "non-extended" in proc.stdout + proc.stderr else "extended, standard zh"
+    write_report("plain-index", {"title": f"Plain Pagefind index ({mode}; {Path(binary).name}), its own search()",
+                                 "pages": len(pages), "summary": s, "rows": rows})
+    assert not meets_targets(s), s

@@ -1,0 +1,179 @@
+"""The search index, Python side: the bigram encoding (gongkai/searchtext.py), the shadow
+pages, the Pagefind binary checks and the index itself (gongkai/index.py)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import unicodedata
+from pathlib import Path
+
+import pytest
+from hypothesis import given, strategies as st
+
+from gongkai import index, searchtext
+from gongkai.searchtext import (OTHER_TOKEN, SPACE_TOKEN, code, decode, encode, encode_string,
+                                main_text, norm_text)
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Text as pages hold it: CJK, Latin in both cases, digits, punctuation, all kinds of spaces,
+# and a few characters from beyond the BMP.
+TEXT = st.text(st.sampled_from(list("老干部正定县秦皇岛ABCXYZabcxyz0123456789.,-%≥（）[]：、。 \u3000\u00a0\t\n")
+                               + ["𠀀", "𠀁", "İ"]), max_size=40)
+
+
+def plain(s: str) -> str:
+    """What decoding gives back: characters that are tokens of their own become ¤."""
+    return "".join(c if c.isalnum() or c == " " or unicodedata.category(c)[0] in "PS" else OTHER_TOKEN
+                   for c in norm_text(s))
+
+
+@given(TEXT)
+def test_round_trip(s: str):
+    assert decode(encode(s)) == plain(s)
+
+
+@given(TEXT)
+def test_token_i_is_character_i(s: str):
+    """One token per character; a letter or digit pairs with the next one when that is a
+    letter or digit too; the marks say upper case of the first character only."""
+    text = norm_text(s)
+    tokens = encode(s)
+    assert len(tokens) == len(text)
+    for i, (c, token) in enumerate(zip(text, tokens)):
+        if c == " ":
+            assert token == SPACE_TOKEN
+        elif c.isalnum():
+            nxt = text[i + 1] if i + 1 < len(text) else ""
+            body = token.rstrip("^")
+            assert body == code(c) + (code(nxt) if nxt.isalnum() else "")
+            assert token.endswith("^") == (c.lower() != c and len(c.lower()) == 1)
+            assert re.fullmatch(r"[a-z]+\^?", token)
+        else:
+            assert token in (c, OTHER_TOKEN) and not token.isalnum()
+    assert encode_string(s) == " ".join(tokens)
+
+
+def test_codes_are_letters_and_prefix_free():
+    """Pagefind keeps a word of letters whole; no code is the start of another, so a
+    pair is found only where both characters stand (and one code alone is a prefix)."""
+    assert code("老") == "bwmj" and code("A") == code("a") == "aadt"
+    assert code("\U00010000") == "zaaaaa" and len(code("\uffff")) == 4 and code("\uffff")[0] <= "d"
+    assert encode("老干部ABC 40.0（含）") == [
+        "bwmjbjty", "bjtyccwu", "ccwuaadt", "aadtaadu^", "aaduaadv^", "aadv^", SPACE_TOKEN,
+        "aacaaabw", "aabw", ".", "aabw", "（", "bfwt", "）"]
+    assert encode("") == encode(" \u3000\n") == []
+    assert encode("a_b") == ["aadt", OTHER_TOKEN, "aadu"]    # Pagefind would keep `_` in a word
+
+
+def test_main_text_reads_like_the_page():
+    page = ('<html><body><header>站点</header><main id="main"><h1>标题<span class="n">一</span></h1>'
+            '<table><tr><th>项目编码</th><td>287-0601</td></tr></table><p>A&amp;B&nbsp;<a href="x">老干部</a>局</p>'
+            '<nav class="prev-next"><a href="y">下一个项目</a></nav><script>x()</script></main>'
+            '<footer>页脚</footer></body></html>')
+    assert main_text(page) == "标题一 项目编码 287-0601 A&B 老干部局"
+    assert main_text("<html><body><p>无 main</p></body></html>") == ""
+
+
+def test_shadow_page_carries_text_title_and_filters():
+    page = ('<main><article class="project" data-search-kind="项目" data-search-year="2020" '
+            'data-search-region="石家庄市正定县" data-search-agency="A&amp;B 局" '
+            'data-search-category="产出指标|效益指标" data-search-budget="40000">'
+            '<h1>1.保险费</h1><p>正文</p></article></main>')
+    assert index.page_facets(page) == {"kind": "项目", "year": "2020", "region": "石家庄市正定县",
+                                       "agency": "A&B 局", "category": "产出指标|效益指标", "budget": "40000"}
+    shadow = index.shadow_page(page)
+    assert f'<main data-pagefind-body>\n{encode_string("1.保险费 正文")}\n' in shadow
+    assert f'<span data-pagefind-meta="title">{encode_string("1.保险费")}</span>' in shadow
+    metas = re.findall(r'data-pagefind-meta="([^"]*)"', shadow)
+    assert metas == ["title", "year:2020", "region:石家庄市正定县", "agency:A&amp;B 局",
+                     "category:产出指标|效益指标", "kind:项目", "budget:40000"]
+    assert "data-pagefind-filter" not in shadow     # Pagefind 1.5.2 writes filters in random order
+    assert 'lang="zxx"' in shadow
+    assert index.shadow_page("<main><p>data-search-kind=\"x\" in text</p></main>") is None
+    assert index.shadow_page('<main><article data-search-kind="部门"></article></main>') is None  # no text
+
+
+def test_the_pin_is_the_one_the_build_checks():
+    pins = dict(re.findall(r"^(pagefind[\w\[\]-]*)==([\d.]+)", (REPO / "requirements.txt").read_text(), re.M))
+    assert pins == {"pagefind[extended]": index.PAGEFIND_VERSION, "pagefind-bin-extended": index.PAGEFIND_VERSION}
+    assert index.pagefind_binary().name == "pagefind_extended"
+
+
+def test_binary_and_log_checks(monkeypatch):
+    """Without the extended binary (or with another version) the index is refused, with a
+    message; so is a log without the extended banner or with the non-extended warning."""
+    from importlib import metadata
+    real = metadata.version
+
+    def only_plain(name):
+        if name == "pagefind-bin-extended":
+            raise metadata.PackageNotFoundError(name)
+        return "1.5.2" if name == "pagefind-bin" else real(name)
+
+    monkeypatch.setattr(metadata, "version", only_plain)
+    with pytest.raises(index.SearchIndexError, match="only the plain pagefind-bin 1.5.2"):
+        index.pagefind_binary()
+    monkeypatch.setattr(metadata, "version", lambda name: "1.4.0")
+    with pytest.raises(index.SearchIndexError, match="1.4.0 is installed"):
+        index.pagefind_binary()
+    monkeypatch.setattr(metadata, "version", real)
+
+    with pytest.raises(index.SearchIndexError, match="extended binary"):
+        index.check_log("\nRunning Pagefind v1.5.2\n")
+    with pytest.raises(index.SearchIndexError, match="non-extended"):
+        index.check_log("Running Pagefind v1.5.2 (Extended)\n⚠ Indexing Chinese in non-extended mode.")
+    index.check_log("Running Pagefind v1.5.2 (Extended)\nIndexed 34 pages")
+
+
+def test_build_fails_without_the_extended_binary(tmp_path, monkeypatch, capsys):
+    """The build stops before the swap and says why; the previous site stays."""
+    from gongkai.pipeline import build_command
+    out = tmp_path / "site"
+    assert build_command(REPO / "site_config.yaml", output=out, search=False) == 0
+    before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
+    monkeypatch.setattr(index, "PAGEFIND_VERSION", "9.9.9")
+    assert build_command(REPO / "site_config.yaml", output=out, force=True) == 1
+    err = capsys.readouterr().err
+    assert "search index failed" in err and "9.9.9" in err
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
+    assert not list(tmp_path.glob("site.staging-*"))
+
+
+def tree_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_index_is_deterministic_and_complete(site_dir: Path, tmp_path: Path):
+    """Same pages, same index bytes (also when rebuilt in place, as the dev server does);
+    every agency-year and project page is in it; the chunk list matches the index."""
+    copies = []
+    for name in ("one", "two"):
+        copy = tmp_path / name
+        shutil.copytree(site_dir, copy, ignore=shutil.ignore_patterns("pagefind"))
+        copies.append(copy)
+    stats = index.build_index(copies[0])
+    index.build_index(copies[1])
+    assert tree_digest(copies[0] / "pagefind") == tree_digest(copies[1] / "pagefind") \
+        == tree_digest(site_dir / "pagefind")
+    index.build_index(copies[1])          # in place: the old bundle is replaced whole
+    assert tree_digest(copies[1] / "pagefind") == tree_digest(copies[0] / "pagefind")
+    assert not [p.name for p in copies[1].iterdir() if p.name.startswith(".pagefind")]
+
+    searched = [p for p in site_dir.rglob("index.html") if 'data-search-kind="' in p.read_text(encoding="utf-8")]
+    expected = len(list(site_dir.glob("[12][0-9][0-9][0-9]/*/index.html"))) \
+        + len(list(site_dir.glob("[12][0-9][0-9][0-9]/*/*/index.html")))
+    assert stats["pages"] == len(searched) == expected
+    entry = json.loads((site_dir / "pagefind" / "pagefind-entry.json").read_text())
+    assert entry["languages"]["zxx"]["page_count"] == expected and len(entry["languages"]) == 1
+    meta = index.read_meta(next((site_dir / "pagefind").glob("*.pf_meta")))
+    assert meta["version"] == index.PAGEFIND_VERSION and len(meta["pages"]) == expected
+    chunks = json.loads((site_dir / "pagefind" / index.CHUNKS_FILE).read_text())
+    assert chunks == [c[:2] for c in meta["chunks"]] and chunks == sorted(chunks)
+    assert meta["filters"] == [] and meta["sorts"] == []
+    assert not [n for n in index.UNUSED_FILES if (site_dir / "pagefind" / n).exists()]
