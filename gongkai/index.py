@@ -45,7 +45,7 @@ FACET_PREFIX = "data-search-"
 # Pagefind's own search interfaces: the site has its own (assets/search-page.js).
 UNUSED_FILES = ("pagefind-ui.js", "pagefind-ui.css", "pagefind-modular-ui.js",
                 "pagefind-modular-ui.css", "pagefind-component-ui.js", "pagefind-component-ui.css",
-                "pagefind-highlight.js")
+                "pagefind-highlight.js", "pagefind-worker.js")   # search.js runs Pagefind without a worker
 # The facets each result carries (as Pagefind metadata): the search page's four filters
 # (category: 一级指标 joined by "|"), the page kind (部门 or 项目), the budget in yuan.
 FACETS = ("year", "region", "agency", "category", "kind", "budget")

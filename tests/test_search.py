@@ -11,7 +11,7 @@ searched pages are the agency-year and project pages (those with `data-search-ki
 Targets (docs/search.md): recall >= 99 %, precision >= 95 % over all (query, page) pairs,
 and for name queries (agency, place, project, code) every relevant page ranks above
 every irrelevant one. The figures per query go to test-output/search/report.{json,md},
-with the bytes the first query transferred.
+with the bytes the first query transferred (tests/search_probe.py; at most 300 KB).
 
 `test_plain_pagefind_index_fails_the_targets` proves the check has teeth: the same pages
 indexed the usual way (Pagefind's Chinese segmentation, searched with its own `search()`)
@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 import harness
+from search_probe import first_query_cost
 
 FIXTURES = Path(__file__).parent / "fixtures" / "search"
 QUERIES: list[dict] = json.loads((FIXTURES / "queries.json").read_text(encoding="utf-8"))
@@ -210,31 +211,16 @@ def blank_page(browser: Any, site_server: harness.StaticServer):
     assert not log.console_errors(), log.console_errors()
 
 
-def served_bytes(server: harness.StaticServer, site: Path, start: int) -> tuple[int, list[str]]:
-    """Bytes of the files the server sent since request number `start` (as stored: the
-    index files are gzipped by Pagefind; a server would also compress the scripts)."""
-    total, files = 0, []
-    for request in server.served[start:]:
-        path = urllib.parse.unquote(urllib.parse.urlsplit(request.path).path)
-        rel = path[len(server.prefix):]
-        target = site / rel
-        if request.status == 200 and target.is_file():
-            total += target.stat().st_size
-            files.append(rel)
-    return total, files
-
-
-def test_query_set_meets_the_targets(site_dir: Path, site_server: harness.StaticServer, blank_page: Any):
+def test_query_set_meets_the_targets(site_dir: Path, site_server: harness.StaticServer, blank_page: Any,
+                                     browser: Any):
     pages = searched_pages(site_dir)
     assert len(pages) >= 30
     assert len(QUERIES) >= 60
     assert sum(bool(relevant(e["q"], pages)) for e in QUERIES) >= 60, "too few queries with an answer"
     module = site_server.url_for("assets/search.js")
 
-    start = len(site_server.served)
-    first = blank_page.evaluate(RUN_QUERIES, [module, [QUERIES[0]["q"]]])[0]
-    first_bytes, first_files = served_bytes(site_server, site_dir, start)
-    answers = [first] + blank_page.evaluate(RUN_QUERIES, [module, [e["q"] for e in QUERIES[1:]]])
+    first = first_query_cost(site_dir, QUERIES[0]["q"], browser)   # in a fresh page of its own
+    answers = blank_page.evaluate(RUN_QUERIES, [module, [e["q"] for e in QUERIES]])
 
     rows = []
     for entry, answer in zip(QUERIES, answers):
@@ -248,8 +234,7 @@ def test_query_set_meets_the_targets(site_dir: Path, site_server: harness.Static
     report = write_report("report", {
         "title": "Search query set: assets/search.js on the seed site",
         "pages": len(pages), "summary": s,
-        "first_query": {"query": QUERIES[0]["q"], "kb": round(first_bytes / 1024, 1),
-                        "requests": len(first_files), "ms": first["ms"], "files": first_files},
+        "first_query": first,
         "index": index_stats(site_dir), "rows": rows})
 
     failed = [f"{r['q']!r}: recall {r['recall']:.0%} precision {r['precision']:.0%} "
@@ -258,6 +243,8 @@ def test_query_set_meets_the_targets(site_dir: Path, site_server: harness.Static
     assert s["recall"] >= RECALL_TARGET, f"recall {s['recall']:.2%} ({report}):\n" + "\n".join(failed)
     assert s["precision"] >= PRECISION_TARGET, f"precision {s['precision']:.2%} ({report}):\n" + "\n".join(failed)
     assert s["name_ranking_ok"] == s["name_queries"], f"ranking ({report}):\n" + "\n".join(failed)
+    assert first["results"] == len(relevant(QUERIES[0]["q"], pages))
+    assert first["kb"] <= 300, f"the first query transferred {first['kb']} KB: {first['files']}"
 
 
 def test_results_have_the_promised_shape(site_dir: Path, site_server: harness.StaticServer, blank_page: Any):

@@ -24,7 +24,8 @@ let pagefindPromise, chunksPromise;
 
 function pagefind() {
   pagefindPromise ??= import(new URL('pagefind.js', bundle).href).then(async (pf) => {
-    await pf.options({ excerptLength: 0 });
+    // No web worker: the lookups are small, and its script would add 41 KB to the first query.
+    await pf.options({ excerptLength: 0, noWorker: true });
     await pf.init();
     return pf;
   });
