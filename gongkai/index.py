@@ -25,6 +25,7 @@ import gzip
 import html
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -34,12 +35,13 @@ from typing import Optional
 
 from . import parallel
 from .config import Config
-from .searchtext import encode_string, fragment_text, heading_text, main_fragment
+from .searchtext import encode_string, fragment_text, heading_text, main_fragment, seal
 
 PAGEFIND_VERSION = "1.5.2"          # must equal the pins in requirements.txt
 PAGEFIND_PACKAGE = "pagefind-bin-extended"
 BUNDLE = "pagefind"                  # the index folder in the site
 CHUNKS_FILE = "search-chunks.json"   # in BUNDLE
+PAGES_FILE = "search-pages.json"     # in BUNDLE
 LANGUAGE = "zxx"                     # ISO 639-2 "no linguistic content": no segmenter, no stemmer
 FACET_PREFIX = "data-search-"
 # Pagefind's own search interfaces: the site has its own (assets/search-page.js).
@@ -119,6 +121,12 @@ def page_facets(page: str) -> Optional[dict[str, str]]:
 
 def shadow_page(page: str) -> Optional[str]:
     """The shadow page Pagefind indexes for a rendered page (None: not searched)."""
+    made = _shadow(page)
+    return made[0] if made else None
+
+
+def _shadow(page: str) -> Optional[tuple[str, dict[str, str]]]:
+    """(shadow page, facets) of a rendered page, or None when it is not searched."""
     facets = page_facets(page)
     fragment = main_fragment(page) if facets is not None else None
     if fragment is None:
@@ -128,14 +136,15 @@ def shadow_page(page: str) -> Optional[str]:
         return None
     # Metadata, not Pagefind filters: Pagefind 1.5.2 writes filter files in hash-map order,
     # so the index would differ from build to build. search.js filters the results itself.
-    tags = "".join(f'<span data-pagefind-meta="{name}:{html.escape(facets[name])}"></span>'
+    # Sealed (searchtext.seal): Pagefind indexes metadata words, which must not meet a query.
+    tags = "".join(f'<span data-pagefind-meta="{name}:{seal(facets[name])}"></span>'
                    for name in FACETS if facets.get(name))
     title = html.escape(encode_string(heading_text(fragment)), quote=False)
     body = html.escape(encode_string(text), quote=False)
     return (f'<!DOCTYPE html><html lang="{LANGUAGE}"><head><meta charset="utf-8"></head><body>'
             f'<main data-pagefind-body>\n{body}\n'
             f'<div data-pagefind-ignore><span data-pagefind-meta="title">{title}</span>{tags}</div>\n'
-            f'</main></body></html>\n')
+            f'</main></body></html>\n'), facets
 
 
 def site_pages(site_dir: Path) -> list[str]:
@@ -152,16 +161,17 @@ def site_pages(site_dir: Path) -> list[str]:
     return pages
 
 
-def _shadow_task(paths: list[str]) -> int:
-    """Write the shadow pages of some pages; return how many pages are searched."""
+def _shadow_task(paths: list[str]) -> list[tuple[str, dict[str, str]]]:
+    """Write the shadow pages of some pages; return (path, facets) of each searched one."""
     site_dir, shadow_dir = parallel.STATE["search_site"], parallel.STATE["search_shadow"]
-    written = 0
+    written = []
     made: set[str] = set()
     for rel in paths:
         with open(os.path.join(site_dir, rel), encoding="utf-8") as f:
-            shadow = shadow_page(f.read())
-        if shadow is None:
+            shadowed = _shadow(f.read())
+        if shadowed is None:
             continue
+        shadow, facets = shadowed
         target = os.path.join(shadow_dir, rel)
         folder = os.path.dirname(target)
         if folder not in made:
@@ -169,17 +179,21 @@ def _shadow_task(paths: list[str]) -> int:
             made.add(folder)
         with open(target, "w", encoding="utf-8") as f:
             f.write(shadow)
-        written += 1
+        written.append((rel, facets))
     return written
 
 
-def write_shadow(site_dir: Path, shadow_dir: Path, workers: Optional[int] = None) -> int:
-    """Write the shadow page of every searched page of `site_dir`; return their number."""
+def write_shadow(site_dir: Path, shadow_dir: Path, workers: Optional[int] = None) -> dict[str, dict[str, str]]:
+    """Write the shadow page of every searched page of `site_dir`; return the facets of
+    each, by the URL Pagefind gives it (`/2020/287002/index.html`)."""
     pages = site_pages(site_dir)
     parallel.STATE.update(search_site=str(site_dir), search_shadow=str(shadow_dir))
     workers = parallel.worker_count() if workers is None else workers
     work = parallel.tasks(pages, 200)
-    return sum(parallel.run(_shadow_task, work, workers if len(pages) >= 400 else 1))
+    facets = {}
+    for found in parallel.run(_shadow_task, work, workers if len(pages) >= 400 else 1):
+        facets.update((f"/{rel}", page) for rel, page in found)
+    return facets
 
 
 # --- the index ----------------------------------------------------------------------------
@@ -207,7 +221,8 @@ def build_index(site_dir: Path, config: Optional[Config] = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="gongkai-search-") as tmp:
         shadow = Path(tmp) / "pages"
         shadow.mkdir()
-        pages = write_shadow(site_dir, shadow)
+        facets = write_shadow(site_dir, shadow)
+        pages = len(facets)
         shadow_seconds = time.perf_counter() - started
         if not pages:
             raise SearchIndexError("no page to index: no page carries data-search-* facets")
@@ -216,7 +231,7 @@ def build_index(site_dir: Path, config: Optional[Config] = None) -> dict:
         fresh = Path(tempfile.mkdtemp(prefix=f".{BUNDLE}-new-", dir=site_dir))
         try:
             check_log(run_pagefind(binary, shadow, fresh))
-            finish_bundle(fresh)
+            finish_bundle(fresh, facets)
             swap_in(fresh, site_dir / BUNDLE)
         finally:
             shutil.rmtree(fresh, ignore_errors=True)
@@ -226,8 +241,9 @@ def build_index(site_dir: Path, config: Optional[Config] = None) -> dict:
     return stats
 
 
-def finish_bundle(bundle: Path) -> None:
-    """Drop Pagefind's unused interfaces, write the chunk list, check the language."""
+def finish_bundle(bundle: Path, facets: dict[str, dict[str, str]]) -> None:
+    """Drop Pagefind's unused interfaces, check the language, write the chunk list and the
+    facets of every page."""
     for name in UNUSED_FILES:
         (bundle / name).unlink(missing_ok=True)
     metas = sorted(bundle.glob(f"pagefind.{LANGUAGE}_*.pf_meta"))
@@ -236,8 +252,47 @@ def finish_bundle(bundle: Path) -> None:
                                f"{[p.name for p in bundle.glob('pagefind.*.pf_meta')]}")
     chunks = [[c[0], c[1]] for c in read_meta(metas[0])["chunks"]]
     (bundle / CHUNKS_FILE).write_text(json.dumps(chunks, separators=(",", ":")), encoding="utf-8")
+    write_pages_file(bundle, facets)
     for path in bundle.rglob("*"):
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
+
+
+_FRAGMENT_URL_RE = re.compile(rb'^pagefind_dcd\{"url":"((?:[^"\\]|\\.)*)"')
+
+
+def write_pages_file(bundle: Path, facets: dict[str, dict[str, str]]) -> None:
+    """`search-pages.json`: the facets of every page by its Pagefind id (fragment name),
+    so that search.js can count, filter and sort many results before it loads their text:
+
+        {"facets": {"year": ["2022", …], "region": […], "agency": […], "category": […],
+                    "kind": ["部门", "项目"]},
+         "pages": {"zxx_6f22458": [year, region, agency, categories, kind, budget], …}}
+
+    year, region, agency and kind are indexes into the lists, categories a bit mask over
+    theirs, budget yuan or null. Sorted throughout: same pages, same bytes."""
+    values = {name: sorted({v for f in facets.values() for v in
+                            (f.get(name, "").split("|") if name == "category" else [f.get(name, "")]) if v},
+                           reverse=name == "year")
+              for name in ("year", "region", "agency", "category", "kind")}
+    index = {name: {v: i for i, v in enumerate(vs)} for name, vs in values.items()}
+    pages = {}
+    for path in sorted((bundle / "fragment").glob("*.pf_fragment")):
+        match = _FRAGMENT_URL_RE.match(gzip.decompress(path.read_bytes())[:4096])
+        if not match:
+            raise SearchIndexError(f"{path.name}: cannot read its page address")
+        f = facets[json.loads(b'"' + match.group(1) + b'"')]
+        budget = f.get("budget")
+        pages[path.name.removesuffix(".pf_fragment")] = [
+            index["year"].get(f.get("year")), index["region"].get(f.get("region")),
+            index["agency"].get(f.get("agency")),
+            sum(1 << index["category"][c] for c in f.get("category", "").split("|") if c),
+            index["kind"].get(f.get("kind")),
+            (int(budget) if budget.isdigit() else float(budget)) if budget else None]
+    if len(pages) != len(facets):
+        raise SearchIndexError(f"{len(facets)} pages indexed, {len(pages)} fragments written")
+    data = {"facets": values, "pages": pages}
+    (bundle / PAGES_FILE).write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")),
+                                     encoding="utf-8")
 
 
 def swap_in(fresh: Path, target: Path) -> None:

@@ -12,10 +12,14 @@ characters (docs/search.md):
 * `encode(text)` turns that text into one token per character, so token i is character i
   and Pagefind's word positions are character positions:
   - a letter or digit c followed by another one d: the bigram code E(c)+E(d); followed by
-    anything else: E(c) alone. E(c) is the code point of lower(c) written with four
-    letters a–d… (base 26; above U+FFFF `z` + five letters). Letters only, so Pagefind
-    keeps each code whole; a trailing `^` marks an upper-case first character; Pagefind
-    drops the mark, so search ignores case, and decoding restores it;
+    anything else: E(c) + `x`. E(c) is the code point of lower(c) written with four
+    letters, the first a–d (base 26; above U+FFFF `z` + five letters). Letters only, so
+    Pagefind keeps each code whole; a trailing `^` marks an upper-case first character;
+    Pagefind drops the mark, so search ignores case, and decoding restores it.
+    The `x` (a letter no code starts with) keeps every word of the index from being the
+    start of another but for a code being the start of its bigrams: Pagefind answers a
+    word it lacks with the longest indexed word that starts it (find_word_extensions),
+    which for a missing pair would otherwise be the first character's lone code;
   - a space: `␣`; punctuation and symbols: the character itself (Pagefind indexes no word
     for it, but it still takes its position); anything else (combining marks, controls,
     characters Pagefind treats as part of words): `¤`.
@@ -35,6 +39,7 @@ import re
 import unicodedata
 from operator import add
 
+UNPAIRED = "x"           # after the code of a letter or digit with no letter or digit after it
 SPACE_TOKEN = "\u2423"   # ␣
 OTHER_TOKEN = "\u00a4"   # ¤
 # Characters Pagefind 1.5 counts as word characters although they are no letters or digits
@@ -148,7 +153,7 @@ def encode(text: str) -> list[str]:
         codes = list(map(_CODES.__getitem__, run))
         start = len(out)
         out += map(add, codes, codes[1:])
-        out.append(codes[-1])
+        out.append(codes[-1] + UNPAIRED)
         if run.lower() != run:        # upper case somewhere (rare): mark it
             for i, c in enumerate(run):
                 if _lower(c) != c:
@@ -159,6 +164,26 @@ def encode(text: str) -> list[str]:
 def encode_string(text: str) -> str:
     """`encode(text)` joined by spaces: the body of a shadow page."""
     return " ".join(encode(text))
+
+
+def seal(value: str) -> str:
+    """A metadata value as one word that cannot meet a query: `y` and the code of each
+    character, case kept (Pagefind indexes metadata words too; `y` starts no code)."""
+    return "y" + "".join(_b26(ord(c), 4) if ord(c) < 0x10000 else "z" + _b26(ord(c) - 0x10000, 5)
+                         for c in value)
+
+
+def unseal(word: str) -> str:
+    """The value `seal` was given."""
+    chars, i = [], 1
+    while i < len(word):
+        if word[i] == "z":
+            chars.append(chr(0x10000 + _int26(word[i + 1:i + 6])))
+            i += 6
+        else:
+            chars.append(chr(_int26(word[i:i + 4])))
+            i += 4
+    return "".join(chars)
 
 
 def _int26(s: str) -> int:

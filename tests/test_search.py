@@ -272,6 +272,28 @@ def test_results_have_the_promised_shape(site_dir: Path, site_server: harness.St
     assert {r["url"] for r in results} == relevant("老干部", pages)
 
 
+def test_find_without_loading_agrees_with_search(site_server: harness.StaticServer, blank_page: Any):
+    """`find` (for large sites: facets from search-pages.json, the text loaded on demand)
+    gives the pages `search` gives, with the same facets and, once loaded, the same data."""
+    got = blank_page.evaluate("""async ([m, queries]) => { const s = await import(m);
+        const out = [];
+        for (const q of queries) {
+            const full = await s.search(q);
+            const lazy = await s.find(q, { loadAbove: 0 });
+            const loaded = await Promise.all(lazy.pages.map((p) => p.load()));
+            const facets = (r) => JSON.stringify([r.id, r.year, r.region, r.agency, r.categories, r.kind, r.budget]);
+            out.push({ q, loaded: lazy.loaded, full: full.map(facets).sort(), lazy: lazy.pages.map(facets).sort(),
+                       data: loaded.map((r) => r && r.url + r.excerpt).sort(),
+                       fullData: full.map((r) => r.url + r.excerpt).sort() });
+        }
+        return out; }""", [site_server.url_for("assets/search.js"), [e["q"] for e in QUERIES]])
+    lazy = 0
+    for row in got:
+        assert row["lazy"] == row["full"] and row["data"] == row["fullData"], row["q"]
+        lazy += not row["loaded"]
+    assert lazy >= 100     # every query of letters and digits with a result took the lazy path
+
+
 def test_javascript_reads_the_python_encoding(blank_page: Any, site_server: harness.StaticServer):
     """assets/search.js decodes what gongkai/searchtext.py encodes, codes agree, and both
     sides split the same characters into letters/digits and the rest."""

@@ -38,7 +38,8 @@ def test_round_trip(s: str):
 @given(TEXT)
 def test_token_i_is_character_i(s: str):
     """One token per character; a letter or digit pairs with the next one when that is a
-    letter or digit too; the marks say upper case of the first character only."""
+    letter or digit too, else carries `x`; the marks say upper case of the first only.
+    No word is the start of another but for a code starting its pairs (see encode)."""
     text = norm_text(s)
     tokens = encode(s)
     assert len(tokens) == len(text)
@@ -48,12 +49,14 @@ def test_token_i_is_character_i(s: str):
         elif c.isalnum():
             nxt = text[i + 1] if i + 1 < len(text) else ""
             body = token.rstrip("^")
-            assert body == code(c) + (code(nxt) if nxt.isalnum() else "")
+            assert body == code(c) + (code(nxt) if nxt.isalnum() else searchtext.UNPAIRED)
             assert token.endswith("^") == (c.lower() != c and len(c.lower()) == 1)
             assert re.fullmatch(r"[a-z]+\^?", token)
         else:
             assert token in (c, OTHER_TOKEN) and not token.isalnum()
     assert encode_string(s) == " ".join(tokens)
+    words = {t.rstrip("^") for t in tokens if t[0].isalpha() and t.isascii()}
+    assert not [(a, b) for a in words for b in words if a != b and b.startswith(a)]
 
 
 def test_codes_are_letters_and_prefix_free():
@@ -62,10 +65,10 @@ def test_codes_are_letters_and_prefix_free():
     assert code("老") == "bwmj" and code("A") == code("a") == "aadt"
     assert code("\U00010000") == "zaaaaa" and len(code("\uffff")) == 4 and code("\uffff")[0] <= "d"
     assert encode("老干部ABC 40.0（含）") == [
-        "bwmjbjty", "bjtyccwu", "ccwuaadt", "aadtaadu^", "aaduaadv^", "aadv^", SPACE_TOKEN,
-        "aacaaabw", "aabw", ".", "aabw", "（", "bfwt", "）"]
+        "bwmjbjty", "bjtyccwu", "ccwuaadt", "aadtaadu^", "aaduaadv^", "aadvx^", SPACE_TOKEN,
+        "aacaaabw", "aabwx", ".", "aabwx", "（", "bfwtx", "）"]
     assert encode("") == encode(" \u3000\n") == []
-    assert encode("a_b") == ["aadt", OTHER_TOKEN, "aadu"]    # Pagefind would keep `_` in a word
+    assert encode("a_b") == ["aadtx", OTHER_TOKEN, "aadux"]    # Pagefind would keep `_` in a word
 
 
 def test_main_text_reads_like_the_page():
@@ -88,8 +91,11 @@ def test_shadow_page_carries_text_title_and_filters():
     assert f'<main data-pagefind-body>\n{encode_string("1.保险费 正文")}\n' in shadow
     assert f'<span data-pagefind-meta="title">{encode_string("1.保险费")}</span>' in shadow
     metas = re.findall(r'data-pagefind-meta="([^"]*)"', shadow)
-    assert metas == ["title", "year:2020", "region:石家庄市正定县", "agency:A&amp;B 局",
-                     "category:产出指标|效益指标", "kind:项目", "budget:40000"]
+    assert metas == ["title"] + [f"{k}:{searchtext.seal(v)}" for k, v in [
+        ("year", "2020"), ("region", "石家庄市正定县"), ("agency", "A&B 局"),
+        ("category", "产出指标|效益指标"), ("kind", "项目"), ("budget", "40000")]]
+    assert all(re.fullmatch(r"y[a-z]+", m.split(":")[1]) for m in metas[1:])
+    assert searchtext.unseal(searchtext.seal("A&B 局 𠀀")) == "A&B 局 𠀀"
     assert "data-pagefind-filter" not in shadow     # Pagefind 1.5.2 writes filters in random order
     assert 'lang="zxx"' in shadow
     assert index.shadow_page("<main><p>data-search-kind=\"x\" in text</p></main>") is None

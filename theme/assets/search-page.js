@@ -3,7 +3,7 @@
 // (?q=…&year=…&region=…&agency=…&category=…&sort=…), so a search can be bookmarked, shared
 // and reloaded. Messages go to one polite status region; focus stays where the user is.
 
-import { search } from './search.js';
+import { find } from './search.js';
 
 const PAGE_SIZE = 50;
 const FILTERS = [
@@ -28,10 +28,11 @@ const sortSelect = $('search-sort');
 const selects = Object.fromEntries(FILTERS.map((f) => [f.key, $(`search-${f.key}`)]));
 
 let state = readUrl();
-let all = [];        // every result of state.q, best first
+let all = [];        // every page found for state.q, best first (text loaded on display)
 let shown = 0;       // how many of the current list are on the page
 let current = [];    // the filtered, sorted list
 let runs = 0;        // the latest search; older answers are dropped
+let renders = 0;     // the latest list; pages loading for an older one are dropped
 let timer = 0;
 
 function readUrl() {
@@ -112,15 +113,20 @@ function item(r) {
   return li;
 }
 
-function showMore(focus) {
-  const start = shown;
-  const add = current.slice(shown, shown + PAGE_SIZE).map(item);
+// Load and show the next PAGE_SIZE pages of the current list.
+async function showMore(focus) {
+  const render = renders;
+  const slice = current.slice(shown, shown + PAGE_SIZE);
+  shown += slice.length;
+  more.disabled = true;
+  const loaded = await Promise.all(slice.map((p) => p.load()));
+  if (render !== renders) return;
+  const add = loaded.filter(Boolean).map(item);
   results.append(...add);
-  shown += add.length;
+  more.disabled = false;
   more.hidden = shown >= current.length;
   more.textContent = `显示更多结果（还有 ${current.length - shown} 条）`;
   if (focus && add.length) add[0].querySelector('a').focus();
-  return start;
 }
 
 function describeFilters() {
@@ -128,13 +134,25 @@ function describeFilters() {
   return parts.length ? `，筛选：${parts.join('、')}` : '';
 }
 
-function render() {
+function fail(error) {
+  all = [];
+  controls.hidden = true;
+  list.hidden = true;
+  results.replaceChildren();
+  status.textContent = '搜索暂时无法使用：未能读取搜索索引。可以在首页的全部部门列表中按年度和地区查找。';
+  console.error(error);
+}
+
+// Show `all` as the filters and the sort ask; the status line says what is shown.
+async function render() {
+  const render = ++renders;
   for (const f of FILTERS) fillSelect(f);
   sortSelect.value = state.sort;
   current = sorted(all.filter((r) => matches(r)));
-  results.replaceChildren();
   shown = 0;
-  showMore(false);
+  results.replaceChildren();
+  await showMore(false);
+  if (render !== renders) return;
   controls.hidden = all.length === 0;
   list.hidden = current.length === 0;
   const q = `“${state.q}”`;
@@ -143,11 +161,14 @@ function render() {
   else status.textContent = `${q}共找到 ${all.length} 条结果${describeFilters()}，显示其中 ${current.length} 条。`;
 }
 
+const update = () => render().catch(fail);
+
 async function run() {
   const run = ++runs;
   ui.hidden = false;
   if (!state.q) {
     all = [];
+    renders++;
     controls.hidden = true;
     list.hidden = true;
     results.replaceChildren();
@@ -156,18 +177,12 @@ async function run() {
   }
   status.textContent = '正在搜索…';
   try {
-    const found = await search(state.q);
+    const found = await find(state.q);
     if (run !== runs) return;
-    all = found;
-    render();
+    all = found.pages;
+    await render();
   } catch (error) {
-    if (run !== runs) return;
-    all = [];
-    controls.hidden = true;
-    list.hidden = true;
-    results.replaceChildren();
-    status.textContent = '搜索暂时无法使用：未能读取搜索索引。可以在首页的全部部门列表中按年度和地区查找。';
-    console.error(error);
+    if (run === runs) fail(error);
   }
 }
 
@@ -196,24 +211,24 @@ for (const { key } of FILTERS) {
     if (selects[key].value) state.filters[key] = selects[key].value;
     else delete state.filters[key];
     writeUrl(false);
-    render();
+    update();
   });
 }
 
 sortSelect.addEventListener('change', () => {
   state.sort = SORTS.has(sortSelect.value) ? sortSelect.value : '';
   writeUrl(false);
-  render();
+  update();
 });
 
 $('search-reset').addEventListener('click', () => {
   state.filters = {};
   state.sort = '';
   writeUrl(false);
-  render();
+  update();
 });
 
-more.addEventListener('click', () => showMore(true));
+more.addEventListener('click', () => showMore(true).catch(fail));
 
 window.addEventListener('popstate', () => {
   state = readUrl();

@@ -43,6 +43,7 @@ function chunks() {
 // The same whitespace as Python's str.isspace() plus JavaScript's \s (searchtext.norm_text).
 const WS = /[\s\x1c-\x1f\x85]+/g;
 const SPACE = '\u2423';
+const UNPAIRED = 'x';   // after the code of a letter or digit not followed by one
 const isAlnum = (c) => /^[\p{L}\p{N}]$/u.test(c);
 const lower1 = (c) => { const l = c.toLowerCase(); return [...l].length === 1 ? l : c; };
 const b26 = (n, width) => {
@@ -60,6 +61,16 @@ export function code(c) {
 
 /** Whitespace runs as one space, none at the ends (searchtext.norm_text). */
 export const normText = (s) => String(s ?? '').replace(WS, ' ').trim();
+
+/** A metadata value from its sealed word (searchtext.unseal). */
+export function unseal(word) {
+  let out = '';
+  for (let i = 1; i < word.length;) {
+    if (word[i] === 'z') { out += String.fromCodePoint(0x10000 + int26(word.slice(i + 1, i + 6))); i += 6; }
+    else { out += String.fromCharCode(int26(word.slice(i, i + 4))); i += 4; }
+  }
+  return out;
+}
 
 /** The text of a shadow page's tokens, joined by spaces (searchtext.decode). */
 export function decode(content) {
@@ -79,9 +90,9 @@ export function decode(content) {
 
 // The lookups for one term: [offset, token, prefix]. Offsets count code points, as the
 // index counts characters. A run of letters and digits is covered by pairs at offsets
-// 0, 2, 4… and its last pair; a one-character run is the character's code alone: an
-// exact word when more of the term follows, a prefix (the character followed by
-// anything) at the end of the term.
+// 0, 2, 4… and its last pair; a one-character run is the character's code: unpaired
+// (code + 'x', an exact word) when more of the term follows, a prefix (the character
+// followed by anything) at the end of the term.
 function plan(term) {
   const cs = [...term];
   const steps = [];
@@ -89,7 +100,7 @@ function plan(term) {
     if (!isAlnum(cs[i])) { i++; continue; }
     let j = i;
     while (j < cs.length && isAlnum(cs[j])) j++;
-    if (j - i === 1) steps.push([i, code(cs[i]), j === cs.length]);
+    if (j - i === 1) steps.push([i, code(cs[i]) + (j === cs.length ? '' : UNPAIRED), j === cs.length]);
     else {
       for (let k = i; k + 1 < j; k += 2) steps.push([k, code(cs[k]) + code(cs[k + 1]), false]);
       if ((j - i) % 2) steps.push([j - 2, code(cs[j - 2]) + code(cs[j - 1]), false]);
@@ -187,25 +198,17 @@ export function byRelevance(a, b) {
     || (b.score - a.score) || byUrl(a, b);
 }
 
-/**
- * Every page whose main text contains every term of `query`, best first.
- * @param {string} query
- * @param {{filters?: object}} [options]
- * @returns {Promise<Array<{url: string, title: string, excerpt: string, agency: ?string,
- *   year: ?string, region: ?string, kind: ?string, categories: string[], budget: ?number,
- *   count: number, whole: number, inTitle: boolean, score: number}>>}
- */
-export async function search(query, { filters = {} } = {}) {
-  for (const key of Object.keys(filters)) if (!FACETS.includes(key)) throw new Error(`unknown filter ${key}`);
-  const want = terms(query);
-  if (!want.length) return [];
-  let pages = null;   // page id -> {res, score, inTitle}
+// Every page holding every indexed term at the right positions: id -> {res, count, score,
+// inTitle}. Exact (no false page) for terms of letters and digits only; a term with
+// punctuation or spaces is checked on the text afterwards (shape).
+async function matchPages(want) {
+  let pages = null;
   const indexed = want.filter((t) => plan(t).length);
   if (!indexed.length) {
-    // Only punctuation and symbols, which the index leaves out: check every page.
+    // Only punctuation and symbols, which the index leaves out: every page is a candidate.
     const pf = await pagefind();
     const found = await pf.search(null);
-    pages = new Map((found?.results ?? []).map((r) => [r.id, { res: r, score: 0, inTitle: false }]));
+    pages = new Map((found?.results ?? []).map((r) => [r.id, { res: r, count: 0, score: 0, inTitle: false }]));
   }
   for (const term of indexed) {
     const steps = plan(term);
@@ -215,53 +218,131 @@ export async function search(query, { filters = {} } = {}) {
     for (const [id, { pos, res }] of maps[0]) {
       if (pages && !pages.has(id)) continue;
       if (!maps.every((m) => m.has(id))) continue;
-      let hit = false;
+      let count = 0;
       for (const p of pos) {
-        if (steps.every(([o], k) => maps[k].get(id).pos.has(p - o0 + o))) { hit = true; break; }
+        if (steps.every(([o], k) => maps[k].get(id).pos.has(p - o0 + o))) count++;
       }
-      if (!hit) continue;
+      if (!count) continue;
       const before = pages?.get(id);
       next.set(id, {
         res,
+        count: (before?.count ?? 0) + count,
         score: (before?.score ?? 0) + maps.reduce((s, m) => s + m.get(id).res.score, 0),
         inTitle: (before ? before.inTitle : true) && maps.every((m) => m.get(id).title),
       });
     }
     pages = next;
-    if (!pages.size) return [];
+    if (!pages.size) break;
   }
-  const found = [...pages.values()];
+  return pages;
+}
+
+// The result for one page from its loaded data, or null when the text lacks a term.
+function shape(candidate, d, want) {
+  const text = decode(d.content);
+  const low = text.toLowerCase();
+  const meta = Object.fromEntries(Object.entries(d.meta ?? {}).map(([k, v]) => [k, k === 'title' ? v : unseal(v)]));
+  const title = decode(meta.title ?? '');
+  // The excerpt shows the first match after the page's heading when there is one: the
+  // heading is shown anyway, and the lines above it name the agency on every page.
+  const heading = title ? low.indexOf(title.toLowerCase()) : -1;
+  const body = heading >= 0 ? heading + title.length : 0;
+  let count = 0, whole = 0, at = -1;
+  for (const t of want) {
+    const o = occurrences(low, t, body);
+    if (!o.all) return null;   // the exact check: punctuation and spaces are not in the index
+    count += o.all;
+    whole += o.whole;
+    if (at < 0) at = o.at;
+  }
+  return {
+    id: candidate.res.id,
+    url: String(d.raw_url ?? d.url).replace(/^\/+/, ''),
+    title,
+    excerpt: excerpt(text, low, want, at),
+    agency: meta.agency ?? null, year: meta.year ?? null, region: meta.region ?? null,
+    kind: meta.kind ?? null, categories: meta.category ? meta.category.split('|') : [],
+    budget: meta.budget ? Number(meta.budget) : null,
+    count, whole,
+    inTitle: want.every((t) => title.toLowerCase().includes(t)),
+    score: candidate.score,
+  };
+}
+
+function checkFilters(filters) {
+  for (const key of Object.keys(filters)) if (!FACETS.includes(key)) throw new Error(`unknown filter ${key}`);
+}
+
+/**
+ * Every page whose main text contains every term of `query`, best first, each with its
+ * text loaded (for many results on a large site, see `find`).
+ * @param {string} query
+ * @param {{filters?: object}} [options]
+ * @returns {Promise<Array<{url: string, title: string, excerpt: string, agency: ?string,
+ *   year: ?string, region: ?string, kind: ?string, categories: string[], budget: ?number,
+ *   count: number, whole: number, inTitle: boolean, score: number, id: string}>>}
+ */
+export async function search(query, { filters = {} } = {}) {
+  checkFilters(filters);
+  const want = terms(query);
+  if (!want.length) return [];
+  const found = [...(await matchPages(want)).values()];
   const datas = await Promise.all(found.map((c) => c.res.data()));
   const results = [];
   datas.forEach((d, i) => {
-    const text = decode(d.content);
-    const low = text.toLowerCase();
-    const meta = d.meta ?? {};
-    const title = decode(meta.title ?? '');
-    // The excerpt shows the first match after the page's heading when there is one: the
-    // heading is shown anyway, and the lines above it name the agency on every page.
-    const heading = title ? low.indexOf(title.toLowerCase()) : -1;
-    const body = heading >= 0 ? heading + title.length : 0;
-    let count = 0, whole = 0, at = -1;
-    for (const t of want) {
-      const o = occurrences(low, t, body);
-      if (!o.all) return;   // the exact check: punctuation and spaces are not in the index
-      count += o.all;
-      whole += o.whole;
-      if (at < 0) at = o.at;
-    }
-    const result = {
-      url: String(d.raw_url ?? d.url).replace(/^\/+/, ''),
-      title,
-      excerpt: excerpt(text, low, want, at),
-      agency: meta.agency ?? null, year: meta.year ?? null, region: meta.region ?? null,
-      kind: meta.kind ?? null, categories: meta.category ? meta.category.split('|') : [],
-      budget: meta.budget ? Number(meta.budget) : null,
-      count, whole,
-      inTitle: want.every((t) => title.toLowerCase().includes(t)),
-      score: found[i].score,
-    };
-    if (passes(result, filters)) results.push(result);
+    const result = shape(found[i], d, want);
+    if (result && passes(result, filters)) results.push(result);
   });
   return results.sort(byRelevance);
+}
+
+let facetsPromise;
+// pagefind/search-pages.json (gongkai/index.py): every page's facets by its id.
+function facetTable() {
+  facetsPromise ??= fetch(new URL('search-pages.json', bundle)).then((r) => {
+    if (!r.ok) throw new Error(`search-pages.json: HTTP ${r.status}`);
+    return r.json();
+  }).then(({ facets, pages }) => {
+    const table = new Map();
+    for (const [id, [y, r, a, c, k, budget]] of Object.entries(pages)) {
+      table.set(id, {
+        year: facets.year[y] ?? null, region: facets.region[r] ?? null, agency: facets.agency[a] ?? null,
+        categories: facets.category.filter((_, i) => c & (1 << i)), kind: facets.kind[k] ?? null, budget,
+      });
+    }
+    return table;
+  });
+  facetsPromise.catch(() => { facetsPromise = undefined; });
+  return facetsPromise;
+}
+
+/**
+ * The same pages as `search`, for showing a few at a time: when more than `loadAbove` pages
+ * match a query of letters and digits (exact without the text), each page comes with its
+ * facets (from search-pages.json) and rank signals only, and `load()` fetches the rest.
+ * Otherwise every page is loaded as by `search`. `pages` are best first (no `whole`
+ * signal for unloaded pages); `load()` resolves to the full result.
+ * @returns {Promise<{total: number, loaded: boolean, pages: Array<object>}>}
+ */
+export async function find(query, { loadAbove = 60 } = {}) {
+  const want = terms(query);
+  if (!want.length) return { total: 0, loaded: true, pages: [] };
+  const exact = want.every((t) => [...t].every(isAlnum));
+  const matched = await matchPages(want);
+  if (!exact || matched.size <= loadAbove) {
+    const results = await search(query);
+    return { total: results.length, loaded: true, pages: results.map((r) => ({ ...r, load: async () => r })) };
+  }
+  const table = await facetTable();
+  const pages = [...matched.values()].map((c) => {
+    let loading;
+    const facets = table.get(c.res.id) ?? { year: null, region: null, agency: null, categories: [], kind: null, budget: null };
+    return {
+      id: c.res.id, ...facets, count: c.count, whole: 0, inTitle: c.inTitle, score: c.score, url: null,
+      load: () => (loading ??= c.res.data().then((d) => shape(c, d, want))),
+    };
+  });
+  pages.sort((a, b) => (b.inTitle - a.inTitle) || (b.count - a.count) || (b.score - a.score)
+    || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return { total: pages.length, loaded: false, pages };
 }
