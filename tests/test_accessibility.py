@@ -279,6 +279,8 @@ def structure_problems(path: Path) -> list[str]:
     out += [f"link text {name!r} leads to {len(hrefs)} different places: {sorted(hrefs)}"
             for name, hrefs in targets.items() if name and len(hrefs) > 1]
     for script in s.scripts:
+        if script.get("type") == "application/ld+json":
+            continue   # a data block (JSON-LD): never executed, not subject to script-src
         if not script.get("src") or script["text"].strip():
             out.append("inline script (blocked by the site's CSP)")
     return out
