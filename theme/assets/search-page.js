@@ -33,6 +33,7 @@ let shown = 0;       // how many of the current list are on the page
 let current = [];    // the filtered, sorted list
 let runs = 0;        // the latest search; older answers are dropped
 let renders = 0;     // the latest list; pages loading for an older one are dropped
+let exact = true;    // false: the counts are upper bounds until every page is checked
 let timer = 0;
 
 function readUrl() {
@@ -58,8 +59,11 @@ function writeUrl(push) {
 
 const has = (r, key, value) => (key === 'category' ? r.categories.includes(value) : r[key] === value);
 
+// Pages found to lack the query once their text was loaded (find() with exact false).
+const rejected = new Set();
+
 function matches(r, except) {
-  return FILTERS.every(({ key }) => key === except || !state.filters[key] || has(r, key, state.filters[key]));
+  return !rejected.has(r) && FILTERS.every(({ key }) => key === except || !state.filters[key] || has(r, key, state.filters[key]));
 }
 
 function sorted(rows) {
@@ -82,8 +86,8 @@ function fillSelect({ key, all: allLabel, label }) {
   if (chosen && !counts.has(chosen)) counts.set(chosen, 0);
   const values = [...counts.keys()].sort((a, b) => (key === 'year' ? b.localeCompare(a) : a.localeCompare(b, 'zh-CN')));
   const total = all.filter((r) => matches(r, key)).length;
-  const options = [new Option(`${allLabel}（${total}）`, '')];
-  for (const v of values) options.push(new Option(`${label(v)}（${counts.get(v)}）`, v));
+  const options = [new Option(`${allLabel}（${total.toLocaleString('zh-CN')}）`, '')];
+  for (const v of values) options.push(new Option(`${label(v)}（${counts.get(v).toLocaleString('zh-CN')}）`, v));
   select.replaceChildren(...options);
   select.value = chosen ?? '';
 }
@@ -113,19 +117,23 @@ function item(r) {
   return li;
 }
 
-// Load and show the next PAGE_SIZE pages of the current list.
+// Load and show the next PAGE_SIZE pages of the current list (pages whose text turns
+// out to lack the query are dropped and the next ones loaded instead).
 async function showMore(focus) {
   const render = renders;
-  const slice = current.slice(shown, shown + PAGE_SIZE);
-  shown += slice.length;
   more.disabled = true;
-  const loaded = await Promise.all(slice.map((p) => p.load()));
-  if (render !== renders) return;
-  const add = loaded.filter(Boolean).map(item);
+  const add = [];
+  while (add.length < PAGE_SIZE && shown < current.length) {
+    const slice = current.slice(shown, shown + PAGE_SIZE - add.length);
+    shown += slice.length;
+    const loaded = await Promise.all(slice.map((p) => p.load()));
+    if (render !== renders) return;
+    loaded.forEach((r, i) => (r ? add.push(item(r)) : rejected.add(slice[i])));
+  }
   results.append(...add);
   more.disabled = false;
   more.hidden = shown >= current.length;
-  more.textContent = `显示更多结果（还有 ${current.length - shown} 条）`;
+  more.textContent = `显示更多结果（还有 ${(current.length - shown).toLocaleString('zh-CN')} 条）`;
   if (focus && add.length) add[0].querySelector('a').focus();
 }
 
@@ -154,11 +162,16 @@ async function render() {
   await showMore(false);
   if (render !== renders) return;
   controls.hidden = all.length === 0;
-  list.hidden = current.length === 0;
+  list.hidden = results.children.length === 0;
   const q = `“${state.q}”`;
-  if (!all.length) status.textContent = `没有找到包含${q}的页面。请检查文字，或减少词语。`;
-  else if (current.length === all.length) status.textContent = `${q}共找到 ${all.length} 条结果${describeFilters()}。`;
-  else status.textContent = `${q}共找到 ${all.length} 条结果${describeFilters()}，显示其中 ${current.length} 条。`;
+  const total = all.filter((r) => !rejected.has(r)).length;
+  const showing = current.filter((r) => !rejected.has(r)).length;
+  // With punctuation in the query, pages are checked as they are shown: counts are upper bounds.
+  const about = exact || shown >= current.length ? '' : '约';
+  const n = (x) => x.toLocaleString('zh-CN');
+  if (!total) status.textContent = `没有找到包含${q}的页面。请检查文字，或减少词语。`;
+  else if (showing === total) status.textContent = `${q}共找到${about} ${n(total)} 条结果${describeFilters()}。`;
+  else status.textContent = `${q}共找到${about} ${n(total)} 条结果${describeFilters()}，显示其中${about} ${n(showing)} 条。`;
 }
 
 const update = () => render().catch(fail);
@@ -180,6 +193,8 @@ async function run() {
     const found = await find(state.q);
     if (run !== runs) return;
     all = found.pages;
+    exact = found.exact;
+    rejected.clear();
     await render();
   } catch (error) {
     if (run === runs) fail(error);

@@ -104,6 +104,8 @@ function plan(term) {
     else {
       for (let k = i; k + 1 < j; k += 2) steps.push([k, code(cs[k]) + code(cs[k + 1]), false]);
       if ((j - i) % 2) steps.push([j - 2, code(cs[j - 2]) + code(cs[j - 1]), false]);
+      // more of the term follows: the run must end here in the page too
+      if (j < cs.length) steps.push([j - 1, code(cs[j - 1]) + UNPAIRED, false]);
     }
     i = j;
   }
@@ -317,21 +319,22 @@ function facetTable() {
 }
 
 /**
- * The same pages as `search`, for showing a few at a time: when more than `loadAbove` pages
- * match a query of letters and digits (exact without the text), each page comes with its
- * facets (from search-pages.json) and rank signals only, and `load()` fetches the rest.
- * Otherwise every page is loaded as by `search`. `pages` are best first (no `whole`
- * signal for unloaded pages); `load()` resolves to the full result.
- * @returns {Promise<{total: number, loaded: boolean, pages: Array<object>}>}
+ * The same pages as `search`, for showing a few at a time. Up to `loadAbove` pages are
+ * loaded as by `search`. Beyond that each page comes with its facets (search-pages.json)
+ * and rank signals only, and `load()` fetches the rest, resolving to the full result, or
+ * to null for a page whose text lacks the query after all: that can only happen when a
+ * term holds punctuation, symbols or spaces, which the index leaves out (`exact` false;
+ * `total` is then an upper bound). `pages` are best first (no `whole` signal unloaded).
+ * @returns {Promise<{total: number, loaded: boolean, exact: boolean, pages: Array<object>}>}
  */
 export async function find(query, { loadAbove = 60 } = {}) {
   const want = terms(query);
-  if (!want.length) return { total: 0, loaded: true, pages: [] };
+  if (!want.length) return { total: 0, loaded: true, exact: true, pages: [] };
   const exact = want.every((t) => [...t].every(isAlnum));
   const matched = await matchPages(want);
-  if (!exact || matched.size <= loadAbove) {
+  if (matched.size <= loadAbove) {
     const results = await search(query);
-    return { total: results.length, loaded: true, pages: results.map((r) => ({ ...r, load: async () => r })) };
+    return { total: results.length, loaded: true, exact: true, pages: results.map((r) => ({ ...r, load: async () => r })) };
   }
   const table = await facetTable();
   const pages = [...matched.values()].map((c) => {
@@ -344,5 +347,5 @@ export async function find(query, { loadAbove = 60 } = {}) {
   });
   pages.sort((a, b) => (b.inTitle - a.inTitle) || (b.count - a.count) || (b.score - a.score)
     || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { total: pages.length, loaded: false, pages };
+  return { total: pages.length, loaded: false, exact, pages };
 }
