@@ -18,7 +18,9 @@ is `NA`. Results are also written to bench/out/results.{json,md} (and a dated co
 each); `python -m bench report` prints the last report again.
 
 Environment: BENCH_SCALE, BENCH_RUNS, BENCH_SEED (default 1), BENCH_TOOLS (default
-"gongkai,hugo,mkdocs,pagefind"), BENCH_SERVE=0 to skip the serve measurement.
+"gongkai,hugo,mkdocs,pagefind"), BENCH_SERVE=0 to skip the serve measurement,
+BENCH_TIMEOUT (seconds per command, default 1800; a command that runs longer is killed
+and its row says so).
 """
 from __future__ import annotations
 
@@ -49,6 +51,7 @@ OUT = BENCH / "out"
 PY = Path(sys.executable)
 DEFAULT_SCALES = (1000, 10000)
 CONTRACT_SCALE = 10000
+TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "1800"))   # seconds per command
 
 
 def log(message: str) -> None:
@@ -153,16 +156,34 @@ def measure(cmd: list[str], cwd: Path = REPO, log_file: Optional[Path] = None) -
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    timed_out = threading.Event()
+
+    def kill() -> None:             # the process group this function started, nothing else
+        timed_out.set()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    timer = threading.Timer(TIMEOUT, kill)
+    timer.start()
     _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - start
+    timer.cancel()
     done.set()
     sampler.join()
+    if timed_out.is_set():
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)   # leftovers of the group (e.g. hung workers)
+        except ProcessLookupError:
+            pass
     proc.returncode = os.waitstatus_to_exitcode(status)
     if log_file:
         out.close()
     tail = ""
     if proc.returncode != 0 and log_file and log_file.exists():
         tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-5:])
+    if timed_out.is_set():
+        tail = f"timed out after {TIMEOUT:.0f} s (BENCH_TIMEOUT) and was killed\n" + tail
     return Run(seconds, max(peak[0], usage.ru_maxrss), proc.returncode == 0, tail,
                usage.ru_utime + usage.ru_stime)
 
@@ -617,7 +638,8 @@ def table(scales: list[dict], runs: int) -> list[str]:
             if r is None:
                 cells.append("not run")
             elif not r.ok:
-                cells.append("FAILED" + (f": {r.note}" if r.note else ""))
+                why = r.note or next((x.tail.splitlines()[0] for x in r.runs if not x.ok and x.tail), "")
+                cells.append("FAILED" + (f": {why}" if why else ""))
             else:
                 secs = [x.seconds for x in r.runs]
                 if r.note:
