@@ -32,8 +32,9 @@ PROJECT_RE = re.compile(r"^(\d{1,3}[、.．])\s*(.*绩效目标表)$")
 TC_RE = re.compile(r'^(?P<head>.*?)\s+TC\s+"?(?P<toc>.*?)"?\s+\\f\s+(?P<kind>\w)(?:\s+\\l\s+\d+)?\s*$')
 BOOKMARK_RE = re.compile(r"\[bookmark:[^\]]*\]")
 TOC_HEAD_RE = re.compile(r"^目\s*录$")
-LEADER_RE = re.compile(r"^(?P<text>.*?)\s*(?:\.{2,}|…+|·{2,})\s*(?P<page>\d+)$")
-PAGE_NUMBER_RE = re.compile(r"^\d{1,3}$")
+# [0-9], not \d: a full-width ５ is printed text, never a page number or an amount to rewrite.
+LEADER_RE = re.compile(r"^(?P<text>.*?)\s*(?:\.{2,}|…+|·{2,})\s*(?P<page>[0-9]+)$")
+PAGE_NUMBER_RE = re.compile(r"^[0-9]{1,3}$")
 YEAR_RE = re.compile(r"((?:19|20|21)\d\d)\s*年")
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 SECTION_MAX = 40          # a section heading is a short line …
@@ -166,7 +167,7 @@ def import_text(text: str, year: Optional[int] = None, agency_code: Optional[str
     body, document, preamble_lines, toc = front_matter(lines)
     headings = find_headings(lines, body, family, toc)
     parts = build_parts(lines, headings, family, unplaced)
-    unplaced += [(e.line, e.text) for e in toc if not e.used]
+    unplaced += [(e.line, lines[e.line - 1].text) for e in toc if not e.used]   # page number too
     preamble = markdown(preamble_lines, family)
 
     printed = _printed_year(document)
@@ -256,11 +257,11 @@ def front_matter(lines: list[Line]) -> tuple[int, dict, list[Line], list[TocEntr
                 toc.append(TocEntry(leader.group("text").strip(), int(leader.group("page")), line.no))
             else:
                 toc.append(TocEntry(line.text, None, line.no))
-        elif re.match(r"^[(（].*[)）]$", line.text):
-            document["status"] = line.text
-        elif line.text.endswith("编制"):
+        elif re.match(r"^[(（].*[)）]$", line.text) and "status" not in document:
+            document["status"] = line.text        # a second such line is text, never overwrites
+        elif line.text.endswith("编制") and "compiler" not in document:
             document["compiler"] = line.text
-        elif line.text.endswith("审核"):
+        elif line.text.endswith("审核") and "reviewer" not in document:
             document["reviewer"] = line.text
         elif not PART_RE.match(line.text) and len(line.text) <= SECTION_MAX and not preamble \
                 and line.text[-1] not in CLOSERS:
@@ -517,7 +518,7 @@ def md_line(text: str, family: str) -> str:
 
 AGENCY_RE = re.compile(r"^(\d{3,})\s*(\S.*)$")
 UNIT_RE = re.compile(r"^单位[：:]\s*(\S.*)$")
-AMOUNT_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
+AMOUNT_RE = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")
 # Han ideographs, CJK symbols and punctuation, fullwidth forms.
 CJK = "\u2e80-\u2fdf\u3001-\u303f\u31c0-\u31ef\u3200-\u4dbf\u4e00-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
 WRAP_RE = re.compile(rf"(?<=[{CJK}])\s+(?=[{CJK}])")
@@ -598,11 +599,11 @@ def parse_table(rows: list[list[Cell]], family: str, unplaced: list[tuple[int, s
         if first in FIELDS or first == GROUP_LABEL:
             _label_values(row, found, unplaced)
             in_group = in_group or any(label(c.text) == GROUP_LABEL for c in row)
-        elif first == PLAN_LABEL:
+        elif first == PLAN_LABEL and "plan" not in found:   # printed twice: the second is unplaced
             values = rows[i + 1] if i + 1 < len(rows) and not rows[i + 1][0].text else []
             found["plan"] = _plan(row, values, unplaced)
             i += 1 if values else 0
-        elif first == GOALS_LABEL:
+        elif first == GOALS_LABEL and "goals" not in found:
             found["goals"] = _single(row[1:], unplaced)
         elif not row[0].text and in_group and "purpose" not in found:
             found["purpose"] = _single(row, unplaced)  # the unlabelled cell under 资金用途
@@ -686,6 +687,8 @@ def _columns(header: list[Cell], unplaced: list[tuple[int, str]]) -> list[Option
     keys = []
     for cell in header:
         key = COLUMNS.get(label(cell.text))
+        if key is not None and key in keys:
+            key = None   # a column printed twice: its cells would overwrite the first one's
         if cell.text and key is None:
             unplaced.append((cell.line, cell.text))
         keys.append(key)

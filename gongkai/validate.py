@@ -23,7 +23,7 @@ from .model import (Agency, AgencyYear, Document, Indicator, Original, Part, Par
                     PlanPoint, Pos, Project, Section, TocEntry, Unplaced)
 
 T = "tag:yaml.org,2002:"
-AMOUNT_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
+AMOUNT_RE = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")   # not \d: full-width digits are text
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 URL_SAFE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 HTML_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>|<!--")

@@ -115,6 +115,7 @@ CASES: dict[str, tuple[bytes, str, int | None]] = {
     "a list where text is required": (swap_line("unit: 元", "unit: [元, 万元]"), "expected text, found a list", 6),
     "text where an amount is required": (swap_line("budget: 4000.00", "budget: 四千元"), "expected an amount", 28),
     "amount with a thousands comma": (swap_line("budget: 4000.00", "budget: 4,000.00"), "expected an amount", 28),
+    "amount in full-width digits": (swap_line("budget: 4000.00", "budget: ４０００.００"), "expected an amount", 28),
     "year as text": (swap_line("year: 2020", "year: 二〇二〇"), "expected a whole number", 1),
     "missing required key": (swap_line("        title: 保险费绩效目标表\n", ""), "missing required key 'title'", 24),
     "missing parts": (GOOD.split("parts:")[0].encode(), "missing required key 'parts'", 1),
