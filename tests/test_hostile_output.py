@@ -13,6 +13,7 @@
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -202,6 +203,21 @@ def test_a_template_that_breaks_the_rules_never_publishes(project, breakage):
 
 def test_the_real_site_passes(site_dir: Path):
     assert verify_site(site_dir) == []
+
+
+def test_json_ld_download_links_resolve(site_dir: Path):
+    """The Dataset's contentUrl values (relative to the page, as JSON-LD reads them) exist."""
+    pages = 0
+    for page in sorted(site_dir.glob("*/*/index.html")):
+        blocks = re.findall(r'<script type="application/ld\+json">(.*?)</script>',
+                            page.read_text(encoding="utf-8"), re.DOTALL)
+        for block in blocks:
+            data = json.loads(block)
+            assert data["@type"] == "Dataset" and data["distribution"]
+            for download in data["distribution"]:
+                assert (page.parent / download["contentUrl"]).resolve().is_file(), download
+            pages += 1
+    assert pages >= 4
 
 
 def test_verify_is_fast_enough_for_every_build(tmp_path: Path):
