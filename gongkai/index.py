@@ -29,6 +29,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Optional
@@ -188,7 +189,8 @@ def write_shadow(site_dir: Path, shadow_dir: Path, workers: Optional[int] = None
     each, by the URL Pagefind gives it (`/2020/287002/index.html`)."""
     pages = site_pages(site_dir)
     parallel.STATE.update(search_site=str(site_dir), search_shadow=str(shadow_dir))
-    workers = parallel.worker_count() if workers is None else workers
+    if workers is None:   # no forking from the dev server's indexing thread (locks of other threads)
+        workers = parallel.worker_count() if threading.current_thread() is threading.main_thread() else 1
     work = parallel.tasks(pages, 200)
     facets = {}
     for found in parallel.run(_shadow_task, work, workers if len(pages) >= 400 else 1):
