@@ -45,14 +45,26 @@ def run(func: Callable[[Any], Any], work: list, workers: int) -> Iterator[Any]:
         yield from map(func, work)
         return
     context = multiprocessing.get_context("fork")
-    with context.Pool(min(workers, len(work)), _die_with_parent, (os.getpid(),)) as pool:
+    pool = context.Pool(min(workers, len(work)), _die_with_parent, (os.getpid(),))
+    try:
         yield from pool.imap(func, work)
+        pool.close()          # a normal end lets workers exit on their own
+    except BaseException:
+        pool.terminate()      # an error, Ctrl-C or SIGTERM of the build: stop them now
+        raise
+    finally:
+        pool.join()
 
 
 def _die_with_parent(parent: int) -> None:
     """Pool initializer: the worker is killed when the build dies. Without it, a build
     killed with SIGKILL leaves its workers waiting forever on a pool lock, or finishing a
     task into a staging folder the next run is removing (Linux prctl; elsewhere nothing)."""
+    # Forked workers inherit the build's SIGTERM -> SystemExit handler; exiting through
+    # Python's finalisers while a sibling holds the pool's queue lock hung the build
+    # (seen at 10,000 pages). Workers die at once on SIGTERM; Ctrl-C is the parent's.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
         libc.prctl(1, signal.SIGKILL)          # PR_SET_PDEATHSIG
