@@ -639,9 +639,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("out_dir")
     parser.add_argument("--projects", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--tools", default="gongkai,hugo,mkdocs", help="comma-separated: gongkai,hugo,mkdocs")
+    parser.add_argument("--quiet", action="store_true", help="do not print the manifest")
     args = parser.parse_args(argv)
-    manifest = generate(args.out_dir, projects=args.projects, seed=args.seed)
-    print(json.dumps(manifest, ensure_ascii=False, indent=1))
+    manifest = generate(args.out_dir, projects=args.projects, seed=args.seed, tools=tuple(args.tools.split(",")))
+    if not args.quiet:
+        print(json.dumps(manifest, ensure_ascii=False, indent=1))
     return 0
 
 
