@@ -22,16 +22,16 @@ from .run import OUT, REPO, prepare
 # names that do not exist (any more) are skipped. Indented stages are inside the one above.
 STAGES = (
     ("input fingerprint (no-change check)", ("fingerprint",), 0),
-    ("read + check + derive content", ("load_facts", "load_content"), 0),
+    ("each agency-year file, in workers (pipeline._year_task)", ("_year_task",), 0),
     ("  YAML parse (libyaml) + schema check", ("validate_file",), 1),
     ("    of which: read parsed models from the cache", ("get",), 2),
     ("  derive (parsed values, notes)", ("derive_year",), 1),
-    ("render + write pages", ("render_into", "render_site"), 0),
     ("  open data (JSON/CSV per agency year)", ("year_data",), 1),
     ("  agency year and project pages (Jinja2)", ("agency_year",), 1),
-    ("  write files into staging", ("write_files", "write_tree"), 1),
-    ("  common pages (home, lists, sitemap, feed)", ("render_common",), 1),
-    ("check every page (links, ids)", ("verify_site",), 0),
+    ("  write files into staging", ("write_files",), 1),
+    ("  check the pages in memory (links, ids, markup)", ("scan_written",), 1),
+    ("site-wide pages and data (home, lists, sitemap, feed, data/)", ("render_common", "site_data"), 0),
+    ("check the other pages and the links left (verify_site)", ("verify_site",), 0),
     ("search index", ("build_index",), 0),
     ("swap into place", ("swap",), 0),
 )

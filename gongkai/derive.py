@@ -7,7 +7,7 @@ about the official document (amounts that do not add up, plans short of 100%…)
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Optional
 
@@ -214,3 +214,16 @@ def derive_year(year: AgencyYear) -> YearFacts:
         Problem(pos.file if pos else year.source, pos.line if pos else 1, pos.column if pos else 1,
                 message, NOTE) for message, pos in located)
     return YearFacts(year, tuple(facts), total, tuple(doc_notes), problems)
+
+
+def outline(facts: YearFacts) -> YearFacts:
+    """The agency year as the site-wide pages (home, sitemap, feeds, data package) read it:
+    agency, unit, dates, project count, slugs and budgets, total. The document's text and
+    tables are left out, so a build worker can hand it to the main process cheaply."""
+    year = replace(facts.year, parts=(), preamble=None, unplaced=(), originals=())
+    projects = tuple(replace(pf, project=Project(title=pf.project.title, number=pf.project.number,
+                                                 code=pf.project.code, name=pf.project.name,
+                                                 budget=pf.project.budget, unit=pf.project.unit),
+                             rows=(), plan=(), notes=())
+                     for pf in facts.projects)
+    return replace(facts, year=year, projects=projects, problems=())

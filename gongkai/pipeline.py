@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator, Optional
 
@@ -22,7 +23,7 @@ from . import opendata, parallel, verify
 from .cache import ParseCache
 from .config import load_config
 from .content import address_clashes, find_files, order
-from .derive import YearFacts, derive_year
+from .derive import YearFacts, derive_year, outline
 from .errors import Problem, relpath, sort_key
 from .progress import Progress
 from .render import Renderer, Site, site_folder, template_problem
@@ -107,28 +108,24 @@ def _build(config_path: Path, output: Optional[str | Path], search: bool, force:
         clean_stale(Path(os.path.abspath(target)))   # leftovers of a killed run go even now
         say(f"{target} is up to date: no input changed since it was built (build.py build --force rebuilds)")
         return 0
-    workers = parallel.worker_count()
-    try:
-        facts, problems = load_facts(config, workers)
-    except FileNotFoundError as exc:
-        say(f"{exc.args[0]}: error: content folder not found")
-        return 1
-    errors = report(problems)
-    notes = len(problems) - errors
-    if errors:
-        say(f"build stopped: {errors} error(s); nothing was written")
-        return 1
     try:
         epoch = source_date_epoch()
+        files = find_files([config.content_dir])
     except ValueError as exc:
         say(f"error: {exc}")
         return 1
-
-    index = verify.checked(_index_step(config) if search else None)   # then check every page
-    counts = {}
+    except FileNotFoundError as exc:
+        say(f"{exc.args[0]}: error: content folder not found")
+        return 1
+    work = SiteBuild(config, epoch)
+    index = verify.checked(_index_step(config) if search else None, work.scans)   # then check every page
     try:
-        publish(lambda staging: counts.update(render_into(staging, config, facts, epoch, workers)),
-                target, config.content_dir, config.root, before_swap=index, stamp=stamp)
+        publish(lambda staging: work.fill(staging, files), target, config.content_dir, config.root,
+                before_swap=index, stamp=stamp)
+    except ContentFailed as exc:
+        errors = report(exc.problems)
+        say(f"build stopped: {errors} error(s); nothing was written")
+        return 1
     except RenderFailed as exc:
         report(exc.problems)
         say("build stopped: nothing was written")
@@ -147,44 +144,23 @@ def _build(config_path: Path, output: Optional[str | Path], search: bool, force:
         say(f"{exc.filename or target}: error: cannot write the site: {exc.strerror or exc}")
         return 1
 
-    say(f"built {target}: {counts['pages']} pages, {counts['files']} files, "
-        f"{len(facts)} agency year(s), {sum(len(f.projects) for f in facts)} project(s), {notes} note(s)")
+    notes = len(work.problems)
+    report(work.problems)
+    say(f"built {target}: {work.pages} pages, {work.files} files, "
+        f"{len(work.outlines)} agency year(s), {sum(len(f.projects) for f in work.outlines)} project(s), "
+        f"{notes} note(s)")
     return 0
 
 
-# --- stage 1: read, check and derive every content file (in workers) ----------------------
+# --- read, check, derive, render, write and scan each agency year (in workers) -----------
 
-def load_facts(config, workers: int) -> tuple[list[YearFacts], list[Problem]]:
-    """Every agency year checked and derived, in site order, with every problem found."""
-    files = find_files([config.content_dir])
-    parallel.STATE.update(config=config, cache=ParseCache(config.root / ".cache" / "models"))
-    facts, problems = [], []
-    work = parallel.tasks(files, 16)
-    with Progress("读取内容", len(files)) as progress:
-        for found, found_problems in parallel.run(_load_task, work, workers):
-            facts += found
-            problems += found_problems
-            progress.advance(len(found) + sum(1 for p in found_problems if p.is_error))
-    problems += address_clashes([f.year for f in facts])
-    facts.sort(key=lambda f: order(f.year))
-    return facts, problems
+class ContentFailed(Exception):
+    """Content errors: nothing is published; `problems` holds every error and note."""
 
+    def __init__(self, problems: list[Problem]):
+        super().__init__(f"{len(problems)} problem(s)")
+        self.problems = problems
 
-def _load_task(paths: list[Path]) -> tuple[list[YearFacts], list[Problem]]:
-    config, cache = parallel.STATE["config"], parallel.STATE["cache"]
-    facts, problems = [], []
-    for path in paths:
-        model, found = validate_file(path, config.content_dir, config.regions,
-                                     relpath(path, config.root), cache)
-        problems += found
-        if model is not None:
-            derived = derive_year(model)
-            facts.append(derived)
-            problems += derived.problems
-    return facts, problems
-
-
-# --- stage 2: render and write (agency years in workers, the rest here) ------------------
 
 class RenderFailed(Exception):
     def __init__(self, problems: list[Problem]):
@@ -192,58 +168,108 @@ class RenderFailed(Exception):
         self.problems = problems
 
 
-def render_into(staging: Path, config, facts: list[YearFacts], epoch, workers: int) -> dict:
-    """Render every page into `staging`; raise RenderFailed on template errors or clashes."""
-    renderer = Renderer(config, facts, epoch)
-    try:   # compile once here; forked workers inherit the compiled templates
-        for name in ("agency_year.html", "project.html", "home.html"):
-            renderer.env.get_template(name)
-    except jinja2.TemplateError as exc:
-        raise RenderFailed([template_problem(exc, renderer.templates)]) from None
-    parallel.STATE.update(renderer=renderer, facts=facts, staging=staging)
-    per_year: list[dict[str, bytes]] = []
-    problems: list[Problem] = []
-    pages = files = 0
-    work = parallel.tasks(range(len(facts)), 8)
-    with Progress("生成页面", len(facts)) as progress:
-        for data, found, written in parallel.run(_render_task, work, workers):
-            per_year.append(data)
-            problems += found
-            pages += written[0]
-            files += written[1]
-            progress.advance(8)
-    if problems:
-        raise RenderFailed(problems)
-    renderer.site = Site()
-    try:
-        site = renderer.render_common(opendata.site_data(per_year, facts, config.title))
-    except jinja2.TemplateError as exc:
-        raise RenderFailed([template_problem(exc, renderer.templates)]) from None
-    if site.problems:
-        raise RenderFailed(site.problems)
-    write_files(staging, site)
-    pages += sum(path.endswith(".html") for path in site.files)
-    return {"pages": pages, "files": files + len(site.files) + len(site.copies)}
+class SiteBuild:
+    """One build's work. Each agency-year file goes through every stage in one worker (read,
+    check, derive, render, write into staging, check the pages) so that its model and
+    pages never cross a process boundary; the main process gets back an outline of it
+    (`derive.outline`) and its open-data files, for the site-wide pages it renders last."""
+
+    def __init__(self, config, epoch: Optional[datetime.date]):
+        self.config, self.epoch = config, epoch
+        self.outlines: list[YearFacts] = []
+        self.problems: list[Problem] = []      # notes, once the build succeeded
+        self.scans: list[verify.Scan] = []
+        self.pages = self.files = 0
+
+    def fill(self, staging: Path, files: list[Path]) -> None:
+        """Write the whole site into `staging`; raise ContentFailed or RenderFailed."""
+        config = self.config
+        renderer = Renderer(config, [], self.epoch)
+        try:   # compile once here; forked workers inherit the compiled templates
+            for name in ("agency_year.html", "project.html", "home.html"):
+                renderer.env.get_template(name)
+        except jinja2.TemplateError as exc:
+            raise RenderFailed([template_problem(exc, renderer.templates)]) from None
+        parallel.STATE.update(config=config, renderer=renderer, staging=staging,
+                              cache=ParseCache(config.root / ".cache" / "models"))
+        per_year: list[dict[str, bytes]] = []
+        failed: list[Problem] = []
+        with Progress("生成页面", len(files)) as progress:
+            for batch in parallel.run(_year_task, parallel.tasks(files, 4), parallel.worker_count()):
+                self.outlines += batch.outlines
+                per_year += batch.data
+                self.problems += batch.problems
+                failed += batch.failed
+                self.scans.append(batch.scan)
+                self.pages += batch.pages
+                self.files += batch.files
+                progress.advance(batch.count)
+        self.problems += address_clashes([f.year for f in self.outlines])
+        if any(p.is_error for p in self.problems):
+            raise ContentFailed(self.problems)
+        if failed:   # every worker meets a broken template: say it once
+            raise RenderFailed(list({p.format(): p for p in failed}.values()))
+        # Site order; the data files keep the order of their agency years.
+        ranked = sorted(range(len(self.outlines)), key=lambda i: order(self.outlines[i].year))
+        self.outlines = [self.outlines[i] for i in ranked]
+        per_year = [per_year[i] for i in ranked]
+        common = Renderer(config, self.outlines, self.epoch)
+        try:
+            site = common.render_common(opendata.site_data(per_year, self.outlines, config.title))
+        except jinja2.TemplateError as exc:
+            raise RenderFailed([template_problem(exc, common.templates)]) from None
+        if site.problems:
+            raise RenderFailed(site.problems)
+        write_files(staging, site)
+        self.pages += sum(path.endswith(".html") for path in site.files)
+        self.files += len(site.files) + len(site.copies)
 
 
-def _render_task(indexes: list[int]) -> tuple[dict[str, bytes], list[Problem], tuple[int, int]]:
-    """Pages and data of some agency years, written straight into the staging folder."""
-    renderer, facts = parallel.STATE["renderer"], parallel.STATE["facts"]
+@dataclass
+class Batch:
+    """What a worker hands back for a few agency-year files."""
+    count: int
+    outlines: list[YearFacts] = field(default_factory=list)
+    data: list[dict[str, bytes]] = field(default_factory=list)   # open-data files, per agency year
+    problems: list[Problem] = field(default_factory=list)        # content errors and notes
+    failed: list[Problem] = field(default_factory=list)          # template errors, path clashes
+    scan: verify.Scan = field(default_factory=verify.Scan)
+    pages: int = 0
+    files: int = 0
+
+
+def _year_task(paths: list[Path]) -> Batch:
+    """Some agency-year files, each read, checked, derived, rendered and written to staging."""
+    config, cache, renderer = parallel.STATE["config"], parallel.STATE["cache"], parallel.STATE["renderer"]
+    batch = Batch(len(paths))
     renderer.site = Site()
-    data: dict[str, bytes] = {}
-    try:
-        for i in indexes:
-            year_files = opendata.year_data(facts[i])
-            data.update(year_files)
-            renderer.agency_year(facts[i], year_files)
-    except jinja2.TemplateError as exc:
-        return data, [template_problem(exc, renderer.templates)], (0, 0)
+    for path in paths:
+        model, found = validate_file(path, config.content_dir, config.regions,
+                                     relpath(path, config.root), cache)
+        batch.problems += found
+        if model is None:
+            continue
+        facts = derive_year(model)
+        batch.problems += facts.problems
+        if batch.failed or any(p.is_error for p in batch.problems):
+            continue                          # the build fails: check the rest, render nothing
+        year_files = opendata.year_data(facts)
+        try:
+            renderer.agency_year(facts, year_files)
+        except jinja2.TemplateError as exc:
+            batch.failed.append(template_problem(exc, renderer.templates))
+            continue
+        batch.outlines.append(outline(facts))
+        batch.data.append(year_files)
     site = renderer.site
-    problems = site.problems + site.conflicts()
-    if not problems:
-        write_files(parallel.STATE["staging"], site)
-    pages = sum(path.endswith(".html") for path in site.files)
-    return data, problems, (pages, len(site.files) + len(site.copies))
+    batch.failed += site.problems + site.conflicts()
+    if batch.failed or any(p.is_error for p in batch.problems):
+        return batch
+    write_files(parallel.STATE["staging"], site)
+    batch.scan = verify.scan_written(site.files, (rel for _, rel in site.copies))
+    batch.pages = sum(path.endswith(".html") for path in site.files)
+    batch.files = len(site.files) + len(site.copies)
+    return batch
 
 
 class IndexFailed(Exception):

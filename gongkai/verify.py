@@ -22,6 +22,10 @@ autoescape, so attribute values are double-quoted and text never holds a raw `<`
 any page with something unusual (a comment, a `style` or `on…` word after a space, a
 watched attribute not written `name="…"`, uppercase) is read tag by tag (exact path).
 `checked(step)` wraps the pipeline's before-swap step so the check runs on every build.
+
+In a build, the workers that render agency years check their own pages while the bytes are
+in memory (`scan_written`, in parallel); `verify_site` then reads only the other pages and
+settles the links the workers could not (to pages and files written elsewhere).
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 from urllib.parse import unquote
 
 MAX_SHOWN = 30       # problems listed in the error message; the count is always given
@@ -73,6 +77,7 @@ URL_STRIP = re.compile(r"[\x00-\x20\x7f]")       # browsers drop these in URLs (
 CSS_URL_RE = re.compile(r"""url\(\s*(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))\s*\)|@import\s+(?:"([^"]*)"|'([^']*)')""")
 DATA_BLOCK = "application/ld+json"
 CSP = "the Content-Security-Policy blocks it"
+NO_FILE = "names no file"
 
 
 def _unescape(value: str) -> str:
@@ -248,7 +253,7 @@ def _join(base: str, path: str, files: set[str]) -> tuple[Optional[str], str]:
         return target, ""
     if target + "/index.html" in files:
         return target, "names a folder: link to its index.html (pages are read from disk too)"
-    return target, "names no file"
+    return target, NO_FILE
 
 
 def _walk(folder: Path, problems: list[str]) -> list[str]:
@@ -265,21 +270,13 @@ def _walk(folder: Path, problems: list[str]) -> list[str]:
     return sorted(found)
 
 
-def verify_site(folder: Path) -> list[str]:
-    """Problems of the site in `folder`, as `path: message` lines (empty: it may be published)."""
-    folder = Path(folder)
-    problems: list[str] = []
-    files = _walk(folder, problems)
-    known = set(files)
-    pages: dict[str, _Page] = {}
-    for rel in files:
-        if rel.endswith((".html", ".htm")):
-            pages[rel] = scan_html(rel, (folder / rel).read_bytes(), problems)
-        elif rel.endswith(".css"):
-            source = (folder / rel).read_text(encoding="utf-8", errors="replace")
-            page = pages.setdefault(rel, _Page())
-            page.links += [("css", "url", next(g for g in m.groups() if g is not None))
-                           for m in CSS_URL_RE.finditer(source)]
+def check_links(pages: dict[str, _Page], files: set[str], problems: list[str],
+                ids: Callable[[str], set[str]], pending: Optional[dict] = None) -> None:
+    """Every link of `pages` against the site's `files` and the ids of its pages.
+
+    With `pending` (a build worker, which knows only the files it wrote), a link whose
+    target is not among `files` is kept there, once per target, for `verify_site` to settle.
+    """
     cache: dict[tuple[str, str], tuple[Optional[str], str]] = {}
     for rel, page in pages.items():
         base = rel.rpartition("/")[0]
@@ -288,14 +285,90 @@ def verify_site(folder: Path) -> list[str]:
             if why is None and (external or (tag == "css" and url.startswith("#"))):
                 continue                # an allowed external link; an SVG fragment in CSS
             if why is None:
-                target, fragment, why = _resolve(base, url, known, cache)
+                target, fragment, why = _resolve(base, url, files, cache)
+                if pending is not None and why == NO_FILE:
+                    pending.setdefault((target, fragment), (rel, tag, attr, url))
+                    continue
                 target = target or rel
                 if not why and fragment and target.endswith((".html", ".htm")) \
-                        and fragment not in pages[target].ids:
+                        and fragment not in ids(target):
                     why = f"no id {fragment!r} in {target}"
             if why:
                 shown = f"<{tag} {attr}={url!r}>" if tag != "css" else f"url({url!r})"
                 problems.append(f"{rel}: {shown}: {why}")
+
+
+class Scan:
+    """What a build worker found on the pages it wrote (`scan_written`): their markup
+    problems, their links settled against its own files, and the links left for the
+    final `verify_site(folder, scans)` (targets written elsewhere: common pages, data)."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.pages: set[str] = set()
+        self.pending: dict[tuple[Optional[str], str], tuple[str, str, str, str]] = {}
+
+
+def scan_written(files: dict[str, bytes], others: Iterable[str] = ()) -> Scan:
+    """Check generated pages while their bytes are still in memory, in the worker that made
+    them: `files` (path -> bytes) plus `others` (paths it copied) are all it knows exists."""
+    scan = Scan()
+    pages = {rel: scan_html(rel, data, scan.problems) for rel, data in files.items()
+             if rel.endswith((".html", ".htm"))}
+    for rel, data in files.items():
+        if rel.endswith(".css"):
+            _css_links(pages.setdefault(rel, _Page()), data.decode("utf-8", errors="replace"))
+    check_links(pages, set(files).union(others), scan.problems, lambda target: pages[target].ids,
+                scan.pending)
+    scan.pages = set(pages)
+    return scan
+
+
+def _css_links(page: _Page, source: str) -> None:
+    page.links += [("css", "url", next(g for g in m.groups() if g is not None))
+                   for m in CSS_URL_RE.finditer(source)]
+
+
+def verify_site(folder: Path, scans: Iterable[Scan] = ()) -> list[str]:
+    """Problems of the site in `folder`, as `path: message` lines (empty: it may be published).
+
+    Pages already checked by build workers (`scans`) are not read again; only the links
+    they could not settle are checked here, against every file of the folder.
+    """
+    folder = Path(folder)
+    problems: list[str] = []
+    files = _walk(folder, problems)
+    known = set(files)
+    done: set[str] = set()
+    pending: list[tuple[str, str, str, str]] = []
+    for scan in scans:
+        problems += scan.problems
+        done |= scan.pages
+        pending += scan.pending.values()
+    pages: dict[str, _Page] = {}
+    for rel in files:
+        if rel in done:
+            continue
+        if rel.endswith((".html", ".htm")):
+            pages[rel] = scan_html(rel, (folder / rel).read_bytes(), problems)
+        elif rel.endswith(".css"):
+            _css_links(pages.setdefault(rel, _Page()),
+                       (folder / rel).read_text(encoding="utf-8", errors="replace"))
+    read: dict[str, _Page] = {}
+
+    def ids(target: str) -> set[str]:
+        """Ids of a page; one checked by a worker is read again only when a link names an id in it."""
+        if target in pages:
+            return pages[target].ids
+        if target not in read:
+            read[target] = scan_html(target, (folder / target).read_bytes(), [])
+        return read[target].ids
+
+    check_links(pages, known, problems, ids)
+    left: dict[str, _Page] = {}
+    for rel, tag, attr, url in pending:
+        left.setdefault(rel, _Page()).links.append((tag, attr, url))
+    check_links(left, known, problems, ids)
     return problems
 
 
@@ -309,12 +382,13 @@ class VerifyFailed(Exception):
         super().__init__(f"{len(problems)} problem(s) in the built pages:\n{shown}{more}")
 
 
-def checked(step: Optional[Callable[[Path], None]] = None) -> Callable[[Path], None]:
-    """A before-swap step: run `step` (the search index), then verify the staging folder."""
+def checked(step: Optional[Callable[[Path], None]] = None, scans: Iterable[Scan] = ()) -> Callable[[Path], None]:
+    """A before-swap step: run `step` (the search index), then verify the staging folder.
+    `scans` (a list the build fills while it writes) holds what workers checked already."""
     def run(staging: Path) -> None:
         if step is not None:
             step(staging)
-        problems = verify_site(staging)
+        problems = verify_site(staging, scans)
         if problems:
             raise VerifyFailed(problems)
     return run
