@@ -85,16 +85,33 @@ def fingerprint(config, config_path: Path, search: bool) -> str:
     folders = [config.content_dir, site_folder(config, "templates"), site_folder(config, "theme"),
                Path(__file__).parent]
     for n, folder in enumerate(folders):
-        for path in sorted(p for p in folder.rglob("*") if (p.is_file() or p.is_symlink())
-                           and "__pycache__" not in p.parts):
-            digest.update(f"{n}/{path.relative_to(folder).as_posix()}".encode("utf-8", "surrogateescape") + b"\0")
-            if path.is_symlink():   # rglob does not enter a linked folder; the check refuses links out
+        for rel, path, link in sorted(_tree(str(folder))):
+            digest.update(f"{n}/{rel}".encode("utf-8", "surrogateescape") + b"\0")
+            if link:   # a linked folder is not entered; the check refuses links out
                 digest.update(b"link:" + os.fsencode(os.readlink(path)) + b"\0")
             try:
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
+                with open(path, "rb") as f:
+                    digest.update(hashlib.file_digest(f, "sha256").digest())
             except OSError:
                 digest.update(b"unreadable")
     return digest.hexdigest()
+
+
+def _tree(folder: str, base: str = "") -> Iterator[tuple[str, str, bool]]:
+    """(relative POSIX path, path, is a symlink) of every file and link under `folder`,
+    without a stat per file (os.scandir knows the types), __pycache__ left out."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_symlink():
+            yield base + entry.name, entry.path, True
+        elif entry.is_dir():
+            if entry.name != "__pycache__":
+                yield from _tree(entry.path, f"{base}{entry.name}/")
+        else:
+            yield base + entry.name, entry.path, False
 
 
 def _build(config_path: Path, output: Optional[str | Path], search: bool, force: bool = False) -> int:
@@ -214,8 +231,11 @@ class SiteBuild:
         self.outlines = [self.outlines[i] for i in ranked]
         per_year = [per_year[i] for i in ranked]
         common = Renderer(config, self.outlines, self.epoch)
+        written = {path for files in per_year for path in files}   # by the workers
+        data = {path: payload for path, payload in opendata.site_data(per_year, self.outlines, config.title).items()
+                if path not in written}
         try:
-            site = common.render_common(opendata.site_data(per_year, self.outlines, config.title))
+            site = common.render_common(data)
         except jinja2.TemplateError as exc:
             raise RenderFailed([template_problem(exc, common.templates)]) from None
         if site.problems:
@@ -230,7 +250,7 @@ class Batch:
     """What a worker hands back for a few agency-year files."""
     count: int
     outlines: list[YearFacts] = field(default_factory=list)
-    data: list[dict[str, bytes]] = field(default_factory=list)   # open-data files, per agency year
+    data: list[dict[str, bytes]] = field(default_factory=list)   # open-data files (written), per agency year
     problems: list[Problem] = field(default_factory=list)        # content errors and notes
     failed: list[Problem] = field(default_factory=list)          # template errors, path clashes
     scan: verify.Scan = field(default_factory=verify.Scan)
@@ -259,6 +279,8 @@ def _year_task(paths: list[Path]) -> Batch:
         except jinja2.TemplateError as exc:
             batch.failed.append(template_problem(exc, renderer.templates))
             continue
+        for path, payload in year_files.items():
+            renderer.site.add(path, payload, "gongkai/opendata.py")
         batch.outlines.append(outline(facts))
         batch.data.append(year_files)
     site = renderer.site

@@ -257,16 +257,21 @@ def _join(base: str, path: str, files: set[str]) -> tuple[Optional[str], str]:
 
 
 def _walk(folder: Path, problems: list[str]) -> list[str]:
-    """Every file of `folder`, as sorted POSIX paths relative to it; symlinks are problems."""
-    found = []
-    for dirpath, dirnames, filenames in os.walk(folder):
-        base = os.path.relpath(dirpath, folder).replace(os.sep, "/")
-        base = "" if base == "." else base + "/"
-        for name in dirnames + filenames:
-            if os.path.islink(os.path.join(dirpath, name)):
-                problems.append(f"{base}{name}: symbolic link in the output")
-        dirnames[:] = [d for d in dirnames if not os.path.islink(os.path.join(dirpath, d))]
-        found += [base + n for n in filenames if not os.path.islink(os.path.join(dirpath, n))]
+    """Every file of `folder`, as sorted POSIX paths relative to it; symlinks are problems.
+    (os.scandir's entries know their type from the directory listing: no stat per file.)"""
+    found, links = [], []
+    stack = [("", str(folder))]
+    while stack:
+        base, path = stack.pop()
+        with os.scandir(path) as entries:
+            for entry in entries:
+                if entry.is_symlink():
+                    links.append(f"{base}{entry.name}: symbolic link in the output")
+                elif entry.is_dir():
+                    stack.append((f"{base}{entry.name}/", entry.path))
+                else:
+                    found.append(base + entry.name)
+    problems += sorted(links)
     return sorted(found)
 
 
