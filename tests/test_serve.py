@@ -5,6 +5,7 @@ Each test runs the real server in a subprocess on a free port, on a copy of the 
 from __future__ import annotations
 
 import http.client
+import os
 import re
 import shutil
 import subprocess
@@ -12,6 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -23,11 +25,12 @@ CONTENT_FILE = "content/2020/287002.yaml"
 class Server:
     """`build.py serve --port 0` in a folder, with its stderr collected line by line."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, env: Optional[dict] = None):
         self.folder = folder
         self.lines: list[str] = []
         self.proc = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "serve", "--port", "0"],
-                                     cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     cwd=folder, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, **(env or {})})
         threading.Thread(target=self._read, daemon=True).start()
         deadline = time.monotonic() + 60
         while not any("serving" in line for line in self.lines):
@@ -157,3 +160,88 @@ def test_open_data_follows_the_reload(served):
         while "保险费（数据）" not in path.read_text(encoding="utf-8-sig"):
             assert time.monotonic() < deadline, name
             time.sleep(0.05)
+
+
+def site_files(folder: Path) -> dict[str, bytes]:
+    """Every file of a built site but the search index (built by serve in the background)
+    and the marker file (which holds the build's input fingerprint)."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and rel != ".gongkai-site" and not rel.split("/")[0].startswith(("pagefind", ".pagefind")):
+            files[rel] = path.read_bytes()
+    return files
+
+
+def assert_same_as_clean_build(served) -> None:
+    clean = served.folder / "clean"
+    shutil.rmtree(clean, ignore_errors=True)
+    subprocess.run([sys.executable, str(ROOT / "build.py"), "build", "--no-search", "--output", str(clean)],
+                   cwd=served.folder, check=True, capture_output=True)
+    live, fresh = site_files(served.folder / "_site"), site_files(clean)
+    assert sorted(live) == sorted(fresh)
+    assert [rel for rel in fresh if live[rel] != fresh[rel]] == []
+
+
+def wait_for_line(served, prefix: str, count: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while sum(l.startswith(prefix) for l in served.lines) < count:
+        assert time.monotonic() < deadline, served.lines[-10:]
+        time.sleep(0.02)
+
+
+def test_site_wide_pages_follow_and_equal_a_clean_build(served):
+    """The changed page comes first; home, site map, feeds and data/ follow, and the result
+    is byte for byte what a clean build of the same content gives."""
+    before = sum(l.startswith("site-wide pages updated") for l in served.lines)
+    edit(served.folder, "name: 保险费\n", "name: 保险费（全站）\n")
+    served.wait_for("/" + PROJECT_PAGE, lambda b: "保险费（全站）" in b, timeout=5.0)
+    wait_for_line(served, "site-wide pages updated", before + 1)
+    assert "保险费（全站）" in (served.folder / "_site" / "data" / "projects.csv").read_text(encoding="utf-8-sig")
+    assert_same_as_clean_build(served)
+
+
+def test_folder_moved_in_and_removed_equal_a_clean_build(served, tmp_path_factory):
+    """A new year folder moved into content/ is watched and built; removing it removes its
+    pages and data files everywhere (each time as a clean build would)."""
+    staging = tmp_path_factory.mktemp("staging") / "2019"
+    (staging / "287002").mkdir(parents=True)
+    text = (served.folder / CONTENT_FILE).read_text(encoding="utf-8")
+    (staging / "287002.yaml").write_text(text.replace("year: 2020\n", "year: 2019\n", 1), encoding="utf-8")
+    for original in (served.folder / "content" / "2020" / "287002").iterdir():
+        shutil.copy(original, staging / "287002" / original.name)
+    before = sum(l.startswith("site-wide pages updated") for l in served.lines)
+    shutil.move(str(staging), served.folder / "content" / "2019")
+    served.wait_for("/2019/287002/index.html", lambda b: "2019" in b and "保险费" in b, timeout=5.0)
+    wait_for_line(served, "site-wide pages updated", before + 1)
+    assert_same_as_clean_build(served)
+
+    rebuilt = sum(l.startswith("rebuilt in") for l in served.lines)
+    shutil.rmtree(served.folder / "content" / "2019")
+    served.wait_for("/2019/287002/index.html", lambda b: "页面未找到" in b, timeout=10.0)
+    wait_for_line(served, "rebuilt in", rebuilt + 1)
+    assert not (served.folder / "_site" / "data" / "2019-287002.json").exists()
+    assert_same_as_clean_build(served)
+
+
+def test_search_index_is_built_in_the_background(served):
+    entry = served.folder / "_site" / "pagefind" / "pagefind-entry.json"
+    deadline = time.monotonic() + 60
+    while not entry.exists():
+        assert time.monotonic() < deadline, served.lines[-10:]
+        time.sleep(0.1)
+    assert not any(l.startswith("search index not refreshed") for l in served.lines)
+
+
+def test_polling_watcher_when_asked(tmp_path):
+    """GONGKAI_WATCH=poll (file systems that report no changes) still sees a save."""
+    shutil.copy(ROOT / "site_config.yaml", tmp_path)
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    server = Server(tmp_path, env={"GONGKAI_WATCH": "poll"})
+    try:
+        edit(tmp_path, "name: 保险费\n", "name: 保险费（轮询）\n")
+        server.wait_for("/" + PROJECT_PAGE, lambda b: "保险费（轮询）" in b, timeout=5.0)
+        wait_for_line(server, "site-wide pages updated", 1)
+        assert_same_as_clean_build(server)
+    finally:
+        server.stop()
