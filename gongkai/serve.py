@@ -332,6 +332,14 @@ class LiveSite:
                 _target(output, rel).unlink()
             except FileNotFoundError:
                 pass
+        # Folders emptied by that go too, as a clean build would not have them.
+        for folder in sorted({rel.rsplit("/", 1)[0] for rel in stale if "/" in rel}, key=len, reverse=True):
+            while folder:
+                try:
+                    _target(output, folder).rmdir()
+                except OSError:   # not empty (or already gone)
+                    break
+                folder = folder.rsplit("/", 1)[0] if "/" in folder else ""
         if scope is None:
             self.written = fresh
         else:   # updated in place: copying 10,000 pages' entries cost more than the change

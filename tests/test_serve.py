@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Optional
 
 import pytest
@@ -163,13 +164,14 @@ def test_open_data_follows_the_reload(served):
 
 
 def site_files(folder: Path) -> dict[str, bytes]:
-    """Every file of a built site but the search index (built by serve in the background)
-    and the marker file (which holds the build's input fingerprint)."""
+    """Every file and folder (as `name/`) of a built site but the search index (built by
+    serve in the background) and the marker file (which holds the build's input fingerprint)."""
     files = {}
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
-        if path.is_file() and rel != ".gongkai-site" and not rel.split("/")[0].startswith(("pagefind", ".pagefind")):
-            files[rel] = path.read_bytes()
+        if rel == ".gongkai-site" or rel.split("/")[0].startswith(("pagefind", ".pagefind")):
+            continue
+        files[rel + "/" if path.is_dir() else rel] = b"" if path.is_dir() else path.read_bytes()
     return files
 
 
@@ -245,3 +247,38 @@ def test_polling_watcher_when_asked(tmp_path):
         assert_same_as_clean_build(server)
     finally:
         server.stop()
+
+
+def test_incremental_changes_equal_clean_builds(tmp_path):
+    """LiveSite without a server: after each change (a new name, a removed agency year, the
+    same file back under another year), the live folder equals a clean build."""
+    sys.path.insert(0, str(ROOT))
+    from gongkai.serve import LiveSite
+
+    shutil.copy(ROOT / "site_config.yaml", tmp_path)
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    live = LiveSite(tmp_path / "site_config.yaml", output=tmp_path / "_site")
+    assert not [p for p in live.start() if p.is_error]
+    site = SimpleNamespace(folder=tmp_path)
+    source = tmp_path / CONTENT_FILE
+    text = source.read_text(encoding="utf-8")
+
+    source.write_text(text.replace("name: 保险费\n", "name: 保险费（增量）\n", 1), encoding="utf-8")
+    assert not [p for p in live.rebuild({source.resolve()}) if p.is_error]
+    assert_same_as_clean_build(site)
+
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    source.rename(aside / "287002.yaml")
+    (tmp_path / "content" / "2020" / "287002").rename(aside / "287002")
+    assert not [p for p in live.rebuild({source.resolve()}) if p.is_error]
+    assert not (tmp_path / "_site" / "2020" / "287002").exists()
+    assert_same_as_clean_build(site)
+
+    moved = tmp_path / "content" / "2019"
+    moved.mkdir()
+    (aside / "287002").rename(moved / "287002")
+    (moved / "287002.yaml").write_text(text.replace("year: 2020\n", "year: 2019\n", 1), encoding="utf-8")
+    assert not [p for p in live.rebuild({(moved / "287002.yaml").resolve()}) if p.is_error]
+    assert "保险费" in (tmp_path / "_site" / "2019" / "287002" / "index.html").read_text(encoding="utf-8")
+    assert_same_as_clean_build(site)
