@@ -283,24 +283,39 @@ def check_links(pages: dict[str, _Page], files: set[str], problems: list[str],
     target is not among `files` is kept there, once per target, for `verify_site` to settle.
     """
     cache: dict[tuple[str, str], tuple[Optional[str], str]] = {}
+    # A URL that starts by climbing to the site root (`../../../assets/site.css` on a page
+    # three folders down) has one outcome on every page at that depth: worked out once.
+    rooted: dict[tuple[str, str], str] = {}
     for rel, page in pages.items():
         base = rel.rpartition("/")[0]
+        climb = "../" * rel.count("/")
         for tag, attr, url in page.links:
-            why, external = _url_problem(tag, attr, url)
-            if why is None and (external or (tag == "css" and url.startswith("#"))):
-                continue                # an allowed external link; an SVG fragment in CSS
+            key = (climb, url) if climb and url.startswith(climb) else None
+            why = rooted.get(key) if key is not None else None
             if why is None:
-                target, fragment, why = _resolve(base, url, files, cache)
-                if pending is not None and why == NO_FILE:
-                    pending.setdefault((target, fragment), (rel, tag, attr, url))
-                    continue
-                target = target or rel
-                if not why and fragment and target.endswith((".html", ".htm")) \
-                        and fragment not in ids(target):
-                    why = f"no id {fragment!r} in {target}"
+                why = _link_problem(rel, base, tag, attr, url, files, ids, pending, cache)
+                if key is not None:
+                    rooted[key] = why
             if why:
                 shown = f"<{tag} {attr}={url!r}>" if tag != "css" else f"url({url!r})"
                 problems.append(f"{rel}: {shown}: {why}")
+
+
+def _link_problem(rel: str, base: str, tag: str, attr: str, url: str, files: set[str],
+                  ids: Callable[[str], set[str]], pending: Optional[dict], cache: dict) -> str:
+    """Why one link of the page `rel` is broken, or "" (also when it is left in `pending`)."""
+    why, external = _url_problem(tag, attr, url)
+    if why is None and (external or (tag == "css" and url.startswith("#"))):
+        return ""                       # an allowed external link; an SVG fragment in CSS
+    if why is None:
+        target, fragment, why = _resolve(base, url, files, cache)
+        if pending is not None and why == NO_FILE:
+            pending.setdefault((target, fragment), (rel, tag, attr, url))
+            return ""
+        target = target or rel
+        if not why and fragment and target.endswith((".html", ".htm")) and fragment not in ids(target):
+            why = f"no id {fragment!r} in {target}"
+    return why or ""
 
 
 class Scan:
