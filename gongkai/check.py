@@ -4,10 +4,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from . import parallel
+from .cache import ParseCache
 from .config import load_config
-from .content import load_content
-from .derive import derive_year
-from .errors import sort_key
+from .content import address_clashes, find_files
+from .derive import derive_year, outline
+from .errors import Problem, relpath, sort_key
+from .model import AgencyYear
+from .validate import validate_file
 
 
 def check_command(paths: list[str], config: str = "site_config.yaml") -> int:
@@ -18,12 +22,18 @@ def check_command(paths: list[str], config: str = "site_config.yaml") -> int:
             print(problem.format())
         return 1
     try:
-        years, problems = load_content(cfg, [Path(p) for p in paths] or None)
+        files = find_files([Path(p) for p in paths] or [cfg.content_dir])
     except FileNotFoundError as exc:
         print(f"{exc.args[0]}: error: no such file or folder", file=sys.stderr)
         return 1
-    for year in years:
-        problems += derive_year(year).problems
+    # Same workers and parse cache as the build: a pre-commit check of a province is quick.
+    parallel.STATE.update(config=cfg, cache=ParseCache(cfg.root / ".cache" / "models"))
+    years: list[AgencyYear] = []
+    problems = []
+    for found_years, found in parallel.run(_check_task, parallel.tasks(files, 8), parallel.worker_count()):
+        years += found_years
+        problems += found
+    problems += address_clashes(years)
     problems.sort(key=sort_key)
     for problem in problems:
         print(problem.format())
@@ -31,3 +41,17 @@ def check_command(paths: list[str], config: str = "site_config.yaml") -> int:
     notes = len(problems) - errors
     print(f"{len(years)} agency year(s) checked: {errors} error(s), {notes} note(s)", file=sys.stderr)
     return 1 if errors else 0
+
+
+def _check_task(paths: list[Path]) -> tuple[list[AgencyYear], list[Problem]]:
+    """Problems of some files (with the derived notes), and their agency years in outline."""
+    config, cache = parallel.STATE["config"], parallel.STATE["cache"]
+    years, problems = [], []
+    for path in paths:
+        model, found = validate_file(path, config.content_dir, config.regions, relpath(path, config.root), cache)
+        problems += found
+        if model is not None:
+            facts = derive_year(model)
+            problems += facts.problems
+            years.append(outline(facts).year)
+    return years, problems
