@@ -469,6 +469,30 @@ def test_staging_left_by_a_hard_kill_is_removed_next_time(project):
     _no_staging(output)
 
 
+def test_a_build_from_the_parse_cache_equals_a_clean_one(tmp_path):
+    """The parse cache changes no byte: a build with the cache warm equals one without it,
+    also right after an edit (the edited file is read again, the others come from the cache)."""
+    config = copy_inputs(tmp_path / "p")
+    cache = config.parent / ".cache"
+
+    def clean_and_cached(name: str) -> tuple[dict, dict]:
+        shutil.rmtree(cache, ignore_errors=True)
+        assert build(config, tmp_path / f"{name}-clean") == 0 and any(cache.rglob("*"))
+        assert build(config, tmp_path / f"{name}-cached") == 0
+        return tree_hash(tmp_path / f"{name}-clean"), tree_hash(tmp_path / f"{name}-cached")
+
+    clean, cached = clean_and_cached("before")
+    assert clean == cached
+    path = config.parent / "content" / "2020" / "287002.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace("name: 保险费\n", "name: 保险费乙\n", 1),
+                    encoding="utf-8")
+    assert build(config, tmp_path / "edited-warm") == 0          # cache still holds the old text
+    edited = tree_hash(tmp_path / "edited-warm")
+    assert edited != clean
+    assert "保险费乙" in (tmp_path / "edited-warm" / "2020" / "287002" / "287-0601-JBN-CK81" / "index.html").read_text(encoding="utf-8")
+    assert clean_and_cached("after") == (edited, edited)
+
+
 def test_unchanged_inputs_rebuild_nothing_and_any_change_rebuilds(tmp_path):
     """The fingerprint in the marker skips a build with no changed input, and only then."""
     shutil.copy(REPO / "site_config.yaml", tmp_path)
