@@ -6,6 +6,8 @@ aliases, no tags outside the YAML core schema, no duplicate keys. Everything els
 """
 from __future__ import annotations
 
+import contextlib
+import gc
 import re
 import unicodedata
 from pathlib import Path
@@ -17,9 +19,44 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 from .errors import Problem
 
 try:  # libyaml is 10x faster; the pure-Python loader is the fallback, never the default.
-    from yaml import CSafeLoader as Loader
+    from yaml import CSafeLoader as _BaseLoader
 except ImportError:  # pragma: no cover
-    from yaml import SafeLoader as Loader
+    from yaml import SafeLoader as _BaseLoader
+
+
+class Loader(_BaseLoader):
+    """The safe loader with a cheaper tag resolver; the tags it gives are the same.
+
+    libyaml calls the Python-level `resolve` for every scalar and `descend_resolver` /
+    `ascend_resolver` for every node: an eighth of composing. Without path
+    resolvers (the safe loader has none) the latter do nothing, and a scalar whose first
+    character starts no implicit type is a string without trying any pattern."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self._implicit = self.yaml_implicit_resolvers
+        if self.yaml_path_resolvers or None in self._implicit:
+            self.resolve = super().resolve   # wildcard or path resolvers: the general code
+        else:
+            self.descend_resolver = _ignore_two
+            self.ascend_resolver = _ignore_none
+
+    def resolve(self, kind, value, implicit):
+        if kind is ScalarNode:
+            if implicit[0]:
+                for tag, regexp in self._implicit.get(value[:1], ()):   # "" for the empty value
+                    if regexp.match(value):
+                        return tag
+            return self.DEFAULT_SCALAR_TAG
+        return super().resolve(kind, value, implicit)
+
+
+def _ignore_two(_a, _b) -> None:
+    return None
+
+
+def _ignore_none() -> None:
+    return None
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 64
@@ -27,6 +64,13 @@ MAX_VALUES = 200_000      # keys, texts and list items in one file; the largest 
 # Characters YAML refuses (C0/C1 controls, DEL, non-characters) or reads as a line end
 # (NEL, LINE/PARAGRAPH SEPARATOR): invisible, usually pasted from Word or a PDF.
 BAD_CHAR_RE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029\ufffe\uffff]")
+
+# An anchor (&name) or alias (*name) token: a name needs a character other than a space or
+# line end (`元 * 9` is text), and YAML only starts a token after whitespace, the file's
+# start or punctuation, never right after a letter or digit (`6*2`, `R&D` are inside a
+# scalar). An over-estimate: a match only means the exact event scan runs.
+ANCHOR_OR_ALIAS_RE = re.compile(r"[&*](?=[^ \t\r\n])")
+WORD_RE = re.compile(r"\w")
 
 CORE_TAGS = {
     "tag:yaml.org,2002:" + t
@@ -92,7 +136,8 @@ def parse(text: str, label: str) -> tuple[Optional[Node], list[Problem]]:
     deep = _too_deep(text, label)
     if deep:
         return None, [deep]
-    problems = _anchor_problems(text, label) if ("&" in text or "*" in text) else []
+    may_share = _may_hold_anchor(text)   # only an alias makes a node appear twice in the tree
+    problems = _anchor_problems(text, label) if may_share else []
     try:
         node = yaml.compose(text, Loader=Loader)
     except yaml.MarkedYAMLError as exc:
@@ -104,8 +149,27 @@ def parse(text: str, label: str) -> tuple[Optional[Node], list[Problem]]:
         return None, [Problem(label, 1, 1, "nesting is too deep", hint=f"content never needs more than {MAX_DEPTH} levels")]
     if node is None:
         return None, [Problem(label, 1, 1, "file holds no data", hint="see docs/content-format.md")]
+    if not may_share and _is_clean(node):
+        return node, []   # what check_tree would say, found without building its bookkeeping
     tree_problems, fatal = check_tree(node, label, report_aliases=not problems)
     return (None if fatal else node), problems + tree_problems
+
+
+@contextlib.contextmanager
+def no_gc():
+    """The cyclic garbage collector paused while one file is read and checked.
+
+    A node tree holds thousands of objects and no reference cycles; collections during
+    composing and checking scan it again and again (and promote it to the old generation,
+    which full collections then scan) only to find nothing. It is freed by reference
+    counting once the file is done. Resumed only if it was running, so nesting is harmless."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def load_file(path: Path, label: Optional[str] = None) -> tuple[Optional[Node], list[Problem]]:
@@ -133,12 +197,25 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, label: str, text: str) -> Problem
 
 def _could_be_deep(text: str) -> bool:
     """A cheap over-estimate: only texts that pass it get the exact (slower) depth scan."""
+    deep = " " * (MAX_DEPTH + 1)
+    if text.startswith(deep) or "\n" + deep in text:   # a line indented by more than MAX_DEPTH spaces
+        return True
+    if text.count("[") + text.count("{") <= MAX_DEPTH // 2:
+        return False   # bracket depth never exceeds the number of opening brackets
     depth = top = 0
     for match in re.finditer(r"[\[\]{}]", text):
         depth = depth + 1 if match.group(0) in "[{" else max(depth - 1, 0)
         top = max(top, depth)
-    indent = max((len(m.group(0)) for m in re.finditer(r"(?m)^ +", text)), default=0)
-    return top > MAX_DEPTH // 2 or indent > MAX_DEPTH
+    return top > MAX_DEPTH // 2
+
+
+def _may_hold_anchor(text: str) -> bool:
+    """Whether an anchor or alias token could be in `text` (never False when one is)."""
+    if "&" not in text and "*" not in text:
+        return False
+    # Not a lookbehind in the pattern: that is tried at every position and costs 7x more.
+    return any(not (match.start() and WORD_RE.match(text, match.start() - 1))
+               for match in ANCHOR_OR_ALIAS_RE.finditer(text))
 
 
 def _too_deep(text: str, label: str) -> Optional[Problem]:
@@ -254,6 +331,42 @@ def check_tree(root: Node, label: str, report_aliases: bool = True) -> tuple[lis
             stack.extend((item, depth + 1, node, i) for i, item in enumerate(node.value))
     problems.sort(key=lambda p: (p.line, p.column))
     return problems, fatal
+
+
+def _is_clean(root: Node) -> bool:
+    """Whether check_tree would find nothing in `root`, a tree in which no node appears twice.
+
+    The same walk (values and items, not keys) without positions, parents or a set of
+    visited nodes: it stops at the first thing check_tree would report or repair."""
+    core = CORE_TAGS
+    if root.tag not in core:
+        return False
+    stack = [(root, 1)]   # containers whose own tag and depth are fine
+    while stack:
+        node, depth = stack.pop()
+        items = node.value
+        if not items:
+            continue
+        depth += 1
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(node, MappingNode):
+            names = set()
+            for key, value in items:
+                if not isinstance(key, ScalarNode) or value.tag not in core:
+                    return False
+                names.add(key.value)
+                if not isinstance(value, ScalarNode):
+                    stack.append((value, depth))
+            if len(names) != len(items) or "<<" in names:   # duplicate or (maybe) merge key
+                return False
+        elif isinstance(node, SequenceNode):
+            for item in items:
+                if item.tag not in core:
+                    return False
+                if not isinstance(item, ScalarNode):
+                    stack.append((item, depth))
+    return True
 
 
 def _replace(parent: Optional[Node], index: Optional[int], new: Node) -> None:

@@ -442,6 +442,11 @@ def _at_most(problems: list[Problem], limit: int) -> list[Problem]:
 
 def model_text(text: str, label: str) -> tuple[Optional[AgencyYear], list[Problem], Optional[Anchors]]:
     """Parse and check one file's text: the part of validation that depends on the text alone."""
+    with load.no_gc():
+        return _model_text(text, label)
+
+
+def _model_text(text: str, label: str) -> tuple[Optional[AgencyYear], list[Problem], Optional[Anchors]]:
     root, problems = load.parse(text, label)
     if root is None:
         return None, problems, None
