@@ -762,9 +762,12 @@ class Indexer(Debounced):
         import subprocess
         code = ("import sys; sys.path.insert(0, sys.argv[1]); from gongkai.serve import index_child; "
                 "sys.exit(index_child(sys.argv[2]))")
+        # One process (GONGKAI_WORKERS=1): a pool of forked workers can deadlock when it is
+        # interrupted (seen when serve ended mid-index), and one core is left to the server.
         proc = subprocess.Popen(
             [sys.executable, "-c", code, str(Path(__file__).resolve().parent.parent), str(self.live.output)],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            env={**os.environ, "GONGKAI_WORKERS": "1"})
         # stdin stays open while this process lives: its end tells the child to stop.
         out = proc.stdout.read()
         proc.wait()
