@@ -3,8 +3,10 @@
 For each scale (project pages; default 1,000 and 10,000, or `BENCH_SCALE=1000,50000`):
 
 1. generate the content once (bench/generate.py; cached in bench/out/{N}/ by its manifest);
-2. clean builds, `BENCH_RUNS` times each (default 3): Gongkai `--no-search`, Gongkai with
-   search, Hugo, Pagefind on Hugo's output, MkDocs; then Gongkai rebuilds with nothing
+2. clean builds, `BENCH_RUNS` times each (default 3): Gongkai `--no-search` (output and
+   parse cache removed), Gongkai into a removed output with the parse cache its clean build
+   left (as in CI that keeps `.cache/`), Gongkai with search, Hugo, Pagefind on Hugo's
+   output, MkDocs; then Gongkai rebuilds with nothing
    changed and after one agency-year file changed (a fresh `build.py build` each time);
 3. at the largest scale, `build.py serve`: the time from writing one agency-year file to the
    changed project page being served (the "incremental" figure);
@@ -575,6 +577,7 @@ def bench_scale(scale: int, runs: int, seed: int, tools: set, hugo: Optional[str
     extra: dict = {"manifest": manifest, "load_before": os.getloadavg(), "code_before": code_state()}
     g_out, h_out, m_out = builds / "gongkai", builds / "hugo", builds / "mkdocs"
     g_search_out = builds / "gongkai-search"
+    g_warm_out = builds / "gongkai-warm"
     hugo_cache = builds / "hugo-cache"
 
     def clean(*paths):
@@ -589,6 +592,10 @@ def bench_scale(scale: int, runs: int, seed: int, tools: set, hugo: Optional[str
     if "gongkai" in tools:
         jobs.append(Job("gongkai_nosearch", "Gongkai, clean build, no search",
                         gk + ["--output", str(g_out), "--no-search"], gongkai_clean, builds / "gongkai.log"))
+        # Right after a clean build its parse cache is warm: what a CI job that keeps
+        # .cache/ between runs (actions/cache, a GitLab cache) pays for a fresh _site/.
+        jobs.append(Job("gongkai_warm", "Gongkai, clean output, parse cache warm (CI keeping .cache/), no search",
+                        gk + ["--output", str(g_warm_out), "--no-search"], clean(g_warm_out), builds / "gongkai.log"))
     if "hugo" in tools and hugo:
         jobs.append(Job("hugo", "Hugo, clean build",
                         [hugo, "--source", str(folder / "hugo"), "--destination", str(h_out),
@@ -691,6 +698,7 @@ def table(scales: list[dict], runs: int) -> list[str]:
 
     row("Gongkai no search / Hugo (target ≤ 1.0)", lambda s: ratio(med(s, "gongkai_nosearch"), med(s, "hugo")))
     row("Gongkai no search / MkDocs", lambda s: ratio(med(s, "gongkai_nosearch"), med(s, "mkdocs")))
+    row("Gongkai, parse cache warm / Hugo", lambda s: ratio(med(s, "gongkai_warm"), med(s, "hugo")))
 
     def cpu(s, key):
         r = s["results"].get(key)
