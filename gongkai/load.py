@@ -27,14 +27,16 @@ except ImportError:  # pragma: no cover
 class Loader(_BaseLoader):
     """The safe loader with a cheaper tag resolver; the tags it gives are the same.
 
-    libyaml calls the Python-level `resolve` for every scalar and `descend_resolver` /
-    `ascend_resolver` for every node: an eighth of composing. Without path
-    resolvers (the safe loader has none) the latter do nothing, and a scalar whose first
-    character starts no implicit type is a string without trying any pattern."""
+    libyaml calls the Python-level `resolve` for every node and `descend_resolver` /
+    `ascend_resolver` around it: a fifth of composing. Without path resolvers (the safe
+    loader has none) the latter do nothing and a collection's tag is the default one; a
+    plain scalar is matched against the patterns for its first character once per distinct
+    text (keys and amounts repeat), and quoted ones are strings."""
 
     def __init__(self, stream):
         super().__init__(stream)
         self._implicit = self.yaml_implicit_resolvers
+        self._tags: dict[str, str] = {}   # plain text -> tag, for this one document
         if self.yaml_path_resolvers or None in self._implicit:
             self.resolve = super().resolve   # wildcard or path resolvers: the general code
         else:
@@ -43,11 +45,21 @@ class Loader(_BaseLoader):
 
     def resolve(self, kind, value, implicit):
         if kind is ScalarNode:
-            if implicit[0]:
-                for tag, regexp in self._implicit.get(value[:1], ()):   # "" for the empty value
+            if not implicit[0]:
+                return self.DEFAULT_SCALAR_TAG
+            tag = self._tags.get(value)
+            if tag is None:
+                tag = self.DEFAULT_SCALAR_TAG
+                for candidate, regexp in self._implicit.get(value[:1], ()):   # "" for the empty value
                     if regexp.match(value):
-                        return tag
-            return self.DEFAULT_SCALAR_TAG
+                        tag = candidate
+                        break
+                self._tags[value] = tag
+            return tag
+        if kind is MappingNode:
+            return self.DEFAULT_MAPPING_TAG
+        if kind is SequenceNode:
+            return self.DEFAULT_SEQUENCE_TAG
         return super().resolve(kind, value, implicit)
 
 

@@ -23,6 +23,7 @@ from .model import (Agency, AgencyYear, Document, Indicator, Original, Part, Par
                     PlanPoint, Pos, Project, Section, TocEntry, Unplaced)
 
 T = "tag:yaml.org,2002:"
+NULL, STR, INT, FLOAT = T + "null", T + "str", T + "int", T + "float"
 AMOUNT_RE = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")   # not \d: full-width digits are text
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 URL_SAFE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
@@ -83,9 +84,9 @@ def describe(node: Node) -> str:
 # --- scalar converters: (ctx, node, key) -> value or None ----------------------------------
 
 def text(ctx: Ctx, node: Node, key: str) -> Optional[str]:
-    if isinstance(node, ScalarNode) and node.tag == T + "null":
-        return None
-    if not isinstance(node, ScalarNode) or node.tag != T + "str":
+    if node.tag != STR or not isinstance(node, ScalarNode):
+        if node.tag == NULL and isinstance(node, ScalarNode):
+            return None
         hint = "write the text on the same line as the key, or as a `|-` block below it"
         if isinstance(node, ScalarNode):
             hint = f'write it in quotes to keep it as printed: "{node.value}"'
@@ -99,7 +100,7 @@ def text(ctx: Ctx, node: Node, key: str) -> Optional[str]:
             ctx.error(node, key, f"text holds the invisible character U+{ord(bad.group(0)):04X} ({name}), "
                       "written as an escape", hint="remove the `\\` escape; pages, feeds and data files cannot hold it")
             return None
-    if HTML_RE.search(value):
+    if "<" in value and HTML_RE.search(value):   # every match starts with "<"
         ctx.note(node, key, "text looks like HTML; it will be shown exactly as typed, not as markup")
     if INVISIBLE_RE.search(value):
         ctx.note(node, key, "text holds invisible characters (zero-width spaces or text-direction "
@@ -121,11 +122,13 @@ def markdown(ctx: Ctx, node: Node, key: str) -> Optional[str]:
 
 
 def amount(ctx: Ctx, node: Node, key: str) -> Optional[Decimal]:
-    if isinstance(node, ScalarNode) and node.tag == T + "null":
-        return None
-    if (isinstance(node, ScalarNode) and node.tag in (T + "int", T + "float", T + "str")
-            and AMOUNT_RE.match(node.value.strip())):
-        return Decimal(node.value.strip())  # the file's own digits: 4000.00 stays 4000.00
+    if isinstance(node, ScalarNode):
+        if node.tag == NULL:
+            return None
+        if node.tag in (INT, FLOAT, STR):
+            digits = node.value.strip()
+            if AMOUNT_RE.match(digits):
+                return Decimal(digits)  # the file's own digits: 4000.00 stays 4000.00
     ctx.error(node, key, f"expected an amount written as printed, like 4000.00, found {describe(node)}",
               hint="digits with an optional decimal point; no commas, units or spaces")
     return None
@@ -183,25 +186,29 @@ def mapping(ctx: Ctx, node: Node, key: str, spec: Spec) -> Optional[dict]:
                   hint="write `key: value` lines indented below it; see docs/content-format.md")
         return None
     out: dict = {}
+    prefix = f"{key}." if key else ""
     for key_node, value_node in node.value:
         name = key_node.value if isinstance(key_node, ScalarNode) else "?"
-        path = f"{key}.{name}" if key else name
-        if name not in spec:
+        path = prefix + name
+        entry = spec.get(name)
+        if entry is None:
             # Suggestions cost time; beyond the problems that get listed, nobody reads them.
             close = difflib.get_close_matches(name, spec, n=1) if len(ctx.problems) < MAX_LISTED else []
             hint = f"did you mean {close[0]!r}?" if close else "allowed keys: " + ", ".join(spec)
             ctx.error(key_node, path, "unknown key", hint)
             continue
-        is_null = isinstance(value_node, ScalarNode) and value_node.tag == T + "null"
         before = len(ctx.problems)
-        value = None if is_null else spec[name][0](ctx, value_node, path)
+        if value_node.tag == NULL and isinstance(value_node, ScalarNode):
+            value = None
+        else:
+            value = entry[0](ctx, value_node, path)
         if value is not None:
             out[name] = value
-        elif spec[name][1] and not _has_error_at(ctx, value_node, before):
+        elif entry[1] and not _has_error_at(ctx, value_node, before):
             ctx.error(value_node, path, "required value is empty", hint="write the value as printed after the colon")
-    for name, (_, required) in spec.items():
-        if required and name not in out and not any(
-                isinstance(k, ScalarNode) and k.value == name for k, _ in node.value):
+    missing = [name for name, (_, required) in spec.items() if required and name not in out]
+    for name in missing:
+        if not any(isinstance(k, ScalarNode) and k.value == name for k, _ in node.value):
             ctx.error(node, f"{key}.{name}" if key else name, f"missing required key {name!r}",
                       hint=f"add a `{name}:` line here; see docs/content-format.md")
     return out
@@ -221,21 +228,27 @@ def _has_error_at(ctx: Ctx, node: Node, since: int) -> bool:
 
 def seq(item: Callable) -> Callable:
     def convert(ctx: Ctx, node: Node, key: str):
-        if isinstance(node, ScalarNode) and node.tag == T + "null":
-            return ()
         if not isinstance(node, SequenceNode):
+            if isinstance(node, ScalarNode) and node.tag == NULL:
+                return ()
             ctx.error(node, key, f"expected a list (lines starting with '- '), found {describe(node)}",
                       hint="write each item on its own line below the key, starting with '- '")
             return None
-        items = (item(ctx, n, f"{key}[{i}]") for i, n in enumerate(node.value))
-        return tuple(x for x in items if x is not None)
+        out = []
+        for i, n in enumerate(node.value):
+            x = item(ctx, n, f"{key}[{i}]")
+            if x is not None:
+                out.append(x)
+        return tuple(out)
     return convert
 
 
 def record(cls, spec: Spec, with_pos: bool = True, post: Optional[Callable] = None) -> Callable:
+    required = [name for name, (_, needed) in spec.items() if needed]
+
     def convert(ctx: Ctx, node: Node, key: str):
         values = mapping(ctx, node, key, spec)
-        if values is None or any(spec[n][1] and n not in values for n in spec):
+        if values is None or any(name not in values for name in required):
             return None
         if post is not None:
             post(ctx, node, key, values)
@@ -377,8 +390,9 @@ def check_placement(model: AgencyYear, anchors: Anchors, path: Path, content_dir
     and its region is one the site knows."""
     problems = []
     ident = model.agency.ident
+    content_real = content_dir.resolve()   # once: each resolve is a system call per folder level
     try:
-        rel = path.resolve().relative_to(content_dir.resolve())
+        rel = path.resolve().relative_to(content_real)
     except ValueError:
         rel = None
     expected = f"{model.year}/{ident}.yaml"
@@ -389,7 +403,6 @@ def check_placement(model: AgencyYear, anchors: Anchors, path: Path, content_dir
         problems.append(_error_at(anchors.root, "", f"file is at content/{rel.as_posix()} but its year and agency put it at content/{expected}",
                                   hint="rename the file, or correct `year` / `agency.code` / `agency.slug`"))
     folder = path.parent / ident
-    content_real = content_dir.resolve()
     for i, (original, pos) in enumerate(zip(model.originals, anchors.originals)):
         key = f"originals[{i}].file"
         why = unsafe_file_name(original.file)
