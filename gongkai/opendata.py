@@ -13,6 +13,7 @@ import datetime
 import hashlib
 import io
 import json
+import operator
 from decimal import Decimal
 from typing import Any, Iterable, Optional
 
@@ -126,16 +127,34 @@ def build_data(years: list[YearFacts], title: str) -> dict[str, bytes]:
 
 def plain(value: Any) -> Any:
     """A model value as JSON-ready data: Decimals and dates as text, positions dropped."""
-    fields = getattr(type(value), "__dataclass_fields__", None)
+    convert = _CONVERTERS.get(type(value))
+    if convert is None:
+        convert = _CONVERTERS[type(value)] = _converter(type(value))
+    return convert(value)
+
+
+# Values JSON takes as they are: no call to `plain` for them (most of a model's values).
+_AS_IS = frozenset({str, int, bool, float, type(None)})
+_CONVERTERS: dict[type, Any] = {}   # type -> its converter, made once per type
+
+
+def _converter(kind: type):
+    """The converter for values of one type: the generic rules of `plain`, decided once per
+    type instead of once per value (a 10,000-project site converts over a million)."""
+    fields = getattr(kind, "__dataclass_fields__", None)
     if fields is not None:
-        return {name: plain(getattr(value, name)) for name in fields if name not in ("pos", "source")}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime.date):
-        return value.isoformat()
-    return value
+        names = tuple(name for name in fields if name not in ("pos", "source"))
+        values = operator.attrgetter(*names) if len(names) > 1 else (
+            lambda value: tuple(getattr(value, name) for name in names))
+        return lambda value: {name: v if type(v) in _AS_IS else plain(v)
+                              for name, v in zip(names, values(value))}
+    if issubclass(kind, (list, tuple)):
+        return lambda value: [v if type(v) in _AS_IS else plain(v) for v in value]
+    if issubclass(kind, Decimal):
+        return str
+    if issubclass(kind, datetime.date):
+        return lambda value: value.isoformat()
+    return lambda value: value
 
 
 def _derived_project(facts: YearFacts, project: ProjectFacts) -> dict:
@@ -182,13 +201,29 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+def _cells(row: list) -> list:
+    """The cells of one row, as `_cell` makes them, with its common cases inline (a call
+    per cell was a third of writing the open data)."""
+    cells = []
+    for value in row:
+        kind = type(value)
+        if kind is str:
+            cells.append("'" + value if value.startswith(FORMULA_START) else value)
+        elif value is None:
+            cells.append("")
+        elif kind is int or kind is Decimal:
+            cells.append(str(value))
+        else:
+            cells.append(_cell(value))
+    return cells
+
+
 def to_csv(fields: list[tuple[str, str, str]], rows: Iterable[list]) -> bytes:
     """CSV bytes: UTF-8 with BOM, CRLF line ends, header row first."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([name for name, _, _ in fields])
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
+    writer.writerows(map(_cells, rows))
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -204,23 +239,28 @@ def _agency_cells(year: AgencyYear) -> list:
 def project_rows(facts: YearFacts) -> list[list]:
     """One row per project table, in document order (columns: PROJECT_FIELDS)."""
     rows = []
+    agency = _agency_cells(facts.year)
     for pf in facts.projects:
         p = pf.project
-        rows.append(_agency_cells(facts.year) + [
+        rows.append(agency + [
             pf.index, p.number, p.title, p.code, p.name, pf.unit, p.budget, p.fiscal, p.other,
             p.purpose, _plan_text(pf), p.goals, p.remarks, project_path(facts, pf),
             "\n".join(pf.notes)])
     return rows
 
 
+PARSED_BY = {"editor": "编辑给定", "parser": "程序解析"}
+
+
 def indicator_rows(facts: YearFacts) -> list[list]:
     """One row per printed indicator row (columns: INDICATOR_FIELDS)."""
     rows = []
+    agency = _agency_cells(facts.year)
     for pf in facts.projects:
         for n, row in enumerate(pf.rows, 1):
             ind, parsed = row.indicator, row.parsed
-            by = {"editor": "编辑给定", "parser": "程序解析"}.get(row.parsed_by or "")
-            rows.append(_agency_cells(facts.year) + [
+            by = PARSED_BY.get(row.parsed_by or "")
+            rows.append(agency + [
                 pf.index, pf.project.code, pf.project.name, n, ind.level1, ind.level2,
                 row.level1, row.level2, ind.level3, ind.description, ind.value, ind.basis,
                 parsed.comparator if parsed else None, parsed.number if parsed else None,

@@ -97,6 +97,21 @@ def test_formula_injection_neutralised(files):
     assert "单引号" in json.loads(files["data/datapackage.json"])["description"]
 
 
+def test_row_cells_and_plain_match_the_generic_rules():
+    """The per-row and per-type fast paths (for speed) give what the generic rules give."""
+    import datetime
+    from gongkai.model import Indicator, ParsedValue, TocEntry
+    values = ["", "文字", "-5", "=1+1", "\tx", 0, 7, True, None, opendata.Decimal("-5.00"), 1.5,
+              datetime.date(2022, 3, 1)]
+    assert opendata._cells(values) == [opendata._cell(v) for v in values]
+    indicator = Indicator(level1="产出指标", value="≥95%", parsed=ParsedValue("≥", opendata.Decimal("95"), "%"))
+    assert opendata.plain(indicator) == {
+        "level1": "产出指标", "level2": None, "level3": None, "description": None, "value": "≥95%",
+        "basis": None, "parsed": {"comparator": "≥", "number": "95", "unit": "%"}}
+    assert opendata.plain((TocEntry("目录", 3), [datetime.date(2022, 3, 1)])) == [
+        {"text": "目录", "page": 3}, ["2022-03-01"]]
+
+
 def test_indicator_rows_expand_merged_cells(files):
     indicators = rows(files["data/2022-287001-indicators.csv"])
     second = indicators[1]
