@@ -29,11 +29,13 @@ theme/assets/search.js holds the same code in JavaScript: a query term is looked
 the bigrams at offsets 0, 2, 4… (plus the last pair), which must sit at the same relative
 positions in a page. Change the two together.
 
-Speed matters (10,000 pages per build): codes are cached per character and built with
-C-speed string operations; a page of 1,500 characters takes well under a millisecond.
+Speed matters (10,000 pages, 15 million characters per build): the token of each
+character-and-next pair is cached, and a page is encoded by C-level map() over its pairs
+(about 0.13 µs per character: 2 s of CPU for the 11,324 pages of the bench site).
 """
 from __future__ import annotations
 
+import functools
 import html
 import re
 import unicodedata
@@ -174,9 +176,11 @@ def encode_string(text: str) -> str:
     return " ".join(map(_PAIRS.__getitem__, map(add, text, text[1:] + "\0")))
 
 
+@functools.lru_cache(maxsize=4096)
 def seal(value: str) -> str:
     """A metadata value as one word that cannot meet a query: `y` and the code of each
-    character, case kept (Pagefind indexes metadata words too; `y` starts no code)."""
+    character, case kept (Pagefind indexes metadata words too; `y` starts no code).
+    Cached: every page has six facets, most of them shared (2.5 s of 10,000 pages uncached)."""
     return "y" + "".join(_b26(ord(c), 4) if ord(c) < 0x10000 else "z" + _b26(ord(c) - 0x10000, 5)
                          for c in value)
 
