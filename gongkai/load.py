@@ -28,7 +28,7 @@ class Loader(_BaseLoader):
     """The safe loader with a cheaper tag resolver; the tags it gives are the same.
 
     libyaml calls the Python-level `resolve` for every node and `descend_resolver` /
-    `ascend_resolver` around it: a fifth of composing. Without path resolvers (the safe
+    `ascend_resolver` around it: over a third of composing. Without path resolvers (the safe
     loader has none) the latter do nothing and a collection's tag is the default one; a
     plain scalar is matched against the patterns for its first character once per distinct
     text (keys and amounts repeat), and quoted ones are strings."""
@@ -69,6 +69,7 @@ def _ignore_two(_a, _b) -> None:
 
 def _ignore_none() -> None:
     return None
+
 
 MAX_BYTES = 10 * 1024 * 1024
 MAX_DEPTH = 64
