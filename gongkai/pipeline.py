@@ -98,7 +98,7 @@ def fingerprint(config, config_path: Path, search: bool) -> str:
 
 
 def _tree(folder: str, base: str = "") -> Iterator[tuple[str, str, bool]]:
-    """(relative POSIX path, path, is a symlink) of every file and link under `folder`,
+    """(relative POSIX path, path, is a symlink) of every regular file and link under `folder`,
     without a stat per file (os.scandir knows the types), __pycache__ left out."""
     try:
         entries = list(os.scandir(folder))
@@ -110,7 +110,7 @@ def _tree(folder: str, base: str = "") -> Iterator[tuple[str, str, bool]]:
         elif entry.is_dir():
             if entry.name != "__pycache__":
                 yield from _tree(entry.path, f"{base}{entry.name}/")
-        else:
+        elif entry.is_file():      # never a FIFO or device: opening one could block forever
             yield base + entry.name, entry.path, False
 
 
