@@ -6,6 +6,7 @@ Templates only place things. Two outputs with one path are an error, never an ov
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import re
@@ -14,7 +15,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Iterator, Optional
 
 import jinja2
 from jinja2 import nodes
@@ -211,6 +212,30 @@ class ViewEnvironment(jinja2.Environment):
         if type(obj) is dict and attribute in obj:
             return obj[attribute]
         return super().getattr(obj, attribute)
+
+    checked: Optional[dict] = None   # during `one_pass`: (name, parent) -> template
+
+    def get_template(self, name, parent=None, globals=None):
+        checked = self.checked
+        if checked is None or globals is not None or not isinstance(name, str):
+            return super().get_template(name, parent, globals)
+        template = checked.get((name, parent))
+        if template is None:
+            template = checked[name, parent] = super().get_template(name, parent)
+        return template
+
+    @contextlib.contextmanager
+    def one_pass(self) -> Iterator[None]:
+        """Within it, each template is looked up (its file checked for changes) only once:
+        otherwise every page checks its template and the ones it extends and imports."""
+        if self.checked is not None:
+            yield
+            return
+        self.checked = {}
+        try:
+            yield
+        finally:
+            self.checked = None
 
     def make_globals(self, d):
         # A dict, not Jinja2's ChainMap over the environment's globals (never changed here once
@@ -464,17 +489,19 @@ def parsed_text(row) -> Optional[str]:
 def project_view(pf: ProjectFacts, originals: list[dict]) -> dict:
     """Everything a project page shows, in the order of the printed table."""
     p = pf.project
-    rows = [{"level1": r.indicator.level1, "level2": r.indicator.level2,
-             "level1_span": r.level1_span, "level2_span": r.level2_span,
-             "group_start": r.level1_span > 0,
-             "level3": r.indicator.level3, "description": r.indicator.description,
-             "value": r.indicator.value, "basis": r.indicator.basis, "parsed": parsed_text(r),
-             "parsed_by": PARSED_BY.get(r.parsed_by or "")} for r in pf.rows]
-    groups: list[list[dict]] = []
-    for row in rows:
+    groups: list[list[dict]] = []   # rows of the table, one list per 一级 group
+    for r in pf.rows:
+        ind = r.indicator
+        row = {"level1": ind.level1, "level2": ind.level2,
+               "level1_span": r.level1_span, "level2_span": r.level2_span,
+               "group_start": r.level1_span > 0, "level3": ind.level3,
+               "description": ind.description, "value": ind.value, "basis": ind.basis,
+               "parsed": parsed_text(r),
+               "parsed_by": PARSED_BY.get(r.parsed_by or "")}
         if row["group_start"] or not groups:
-            groups.append([])
-        groups[-1].append(row)
+            groups.append([row])
+        else:
+            groups[-1].append(row)
     plan = [{"period": r.point.period, "value": amount(r.point.value),
              "percent": f"{r.percent}%" if r.percent is not None else None} for r in pf.plan]
     return {
@@ -563,6 +590,10 @@ class Renderer:
 
     def agency_year(self, facts: YearFacts, data: dict[str, bytes]) -> None:
         """`/{year}/{agency}/` and its project pages, plus the originals to copy."""
+        with self.env.one_pass():
+            self._agency_year(facts, data)
+
+    def _agency_year(self, facts: YearFacts, data: dict[str, bytes]) -> None:
         year, path = facts.year, year_path(facts.year)
         root = root_of(path)
         originals = []
