@@ -13,7 +13,6 @@ import datetime
 import hashlib
 import io
 import json
-import operator
 from decimal import Decimal
 from typing import Any, Iterable, Optional
 
@@ -143,11 +142,14 @@ def _converter(kind: type):
     type instead of once per value (a 10,000-project site converts over a million)."""
     fields = getattr(kind, "__dataclass_fields__", None)
     if fields is not None:
-        names = tuple(name for name in fields if name not in ("pos", "source"))
-        values = operator.attrgetter(*names) if len(names) > 1 else (
-            lambda value: tuple(getattr(value, name) for name in names))
-        return lambda value: {name: v if type(v) in _AS_IS else plain(v)
-                              for name, v in zip(names, values(value))}
+        # One function per record type, written out field by field as `dataclasses` writes
+        # its __init__: no loop, no call for a value JSON takes as it is. Field names are
+        # Python identifiers, so the source is safe.
+        items = "".join(f"{name!r}: v if type(v := value.{name}) in AS_IS else plain(v), "
+                        for name in fields if name not in ("pos", "source"))
+        namespace = {"AS_IS": _AS_IS, "plain": plain}
+        exec(f"def convert(value):\n    return {{{items}}}\n", namespace)
+        return namespace["convert"]
     if issubclass(kind, (list, tuple)):
         return lambda value: [v if type(v) in _AS_IS else plain(v) for v in value]
     if issubclass(kind, Decimal):
@@ -201,6 +203,9 @@ def _cell(value: Any) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+_FORMULA_CHARS = frozenset(FORMULA_START)   # one set lookup, not six prefix comparisons
+
+
 def _cells(row: list) -> list:
     """The cells of one row, as `_cell` makes them, with its common cases inline (a call
     per cell was a third of writing the open data)."""
@@ -208,7 +213,7 @@ def _cells(row: list) -> list:
     for value in row:
         kind = type(value)
         if kind is str:
-            cells.append("'" + value if value.startswith(FORMULA_START) else value)
+            cells.append("'" + value if value[:1] in _FORMULA_CHARS else value)
         elif value is None:
             cells.append("")
         elif kind is int or kind is Decimal:
@@ -218,12 +223,13 @@ def _cells(row: list) -> list:
     return cells
 
 
-def to_csv(fields: list[tuple[str, str, str]], rows: Iterable[list]) -> bytes:
-    """CSV bytes: UTF-8 with BOM, CRLF line ends, header row first."""
+def to_csv(fields: list[tuple[str, str, str]], rows: Iterable[list[str]]) -> bytes:
+    """CSV bytes: UTF-8 with BOM, CRLF line ends, header row first. `rows` hold cells as
+    `_cells` makes them."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow([name for name, _, _ in fields])
-    writer.writerows(map(_cells, rows))
+    writer.writerows(rows)
     return buffer.getvalue().encode("utf-8-sig")
 
 
@@ -236,35 +242,36 @@ def _agency_cells(year: AgencyYear) -> list:
     return [year.year, year.agency.region, year.agency.name, year.agency.code, year.agency.ident]
 
 
-def project_rows(facts: YearFacts) -> list[list]:
-    """One row per project table, in document order (columns: PROJECT_FIELDS)."""
+def project_rows(facts: YearFacts) -> list[list[str]]:
+    """The cells of one row per project table, in document order (columns: PROJECT_FIELDS)."""
     rows = []
-    agency = _agency_cells(facts.year)
+    agency = _cells(_agency_cells(facts.year))   # the same on every row: made once
     for pf in facts.projects:
         p = pf.project
-        rows.append(agency + [
+        rows.append(agency + _cells([
             pf.index, p.number, p.title, p.code, p.name, pf.unit, p.budget, p.fiscal, p.other,
             p.purpose, _plan_text(pf), p.goals, p.remarks, project_path(facts, pf),
-            "\n".join(pf.notes)])
+            "\n".join(pf.notes)]))
     return rows
 
 
 PARSED_BY = {"editor": "编辑给定", "parser": "程序解析"}
 
 
-def indicator_rows(facts: YearFacts) -> list[list]:
-    """One row per printed indicator row (columns: INDICATOR_FIELDS)."""
+def indicator_rows(facts: YearFacts) -> list[list[str]]:
+    """The cells of one row per printed indicator row (columns: INDICATOR_FIELDS)."""
     rows = []
-    agency = _agency_cells(facts.year)
+    agency = _cells(_agency_cells(facts.year))   # the same on every row: made once
     for pf in facts.projects:
+        project = agency + _cells([pf.index, pf.project.code, pf.project.name])
         for n, row in enumerate(pf.rows, 1):
             ind, parsed = row.indicator, row.parsed
             by = PARSED_BY.get(row.parsed_by or "")
-            rows.append(agency + [
-                pf.index, pf.project.code, pf.project.name, n, ind.level1, ind.level2,
+            rows.append(project + _cells([
+                n, ind.level1, ind.level2,
                 row.level1, row.level2, ind.level3, ind.description, ind.value, ind.basis,
                 parsed.comparator if parsed else None, parsed.number if parsed else None,
-                parsed.unit if parsed else None, by])
+                parsed.unit if parsed else None, by]))
     return rows
 
 

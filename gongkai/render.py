@@ -151,12 +151,12 @@ class ViewCodeGenerator(CodeGenerator):
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize) -> None:
         if not self._inline_escape(frame, finalize):
             return super()._output_child_pre(node, frame, finalize)
-        self.write("(_escape_text(_out) if type(_out := ")
+        self.write("(_escape_text(_out) if (_kind := type(_out := ")
 
     def _output_child_post(self, node: nodes.Expr, frame: Frame, finalize) -> None:
         if not self._inline_escape(frame, finalize):
             return super()._output_child_post(node, frame, finalize)
-        self.write(") is str else escape(_out))")
+        self.write(")) is str else str(_out) if _kind is int else escape(_out))")
 
     def writeline(self, x: str, node=None, extra: int = 0) -> None:
         if x.startswith("yield from context.blocks["):   # a block placed in a template
