@@ -183,3 +183,20 @@ def test_index_is_deterministic_and_complete(site_dir: Path, tmp_path: Path):
     assert chunks == [c[:2] for c in meta["chunks"]] and chunks == sorted(chunks)
     assert meta["filters"] == [] and meta["sorts"] == []
     assert not [n for n in index.UNUSED_FILES if (site_dir / "pagefind" / n).exists()]
+
+
+def test_shadow_scratch_folder(tmp_path: Path, monkeypatch):
+    """Shadow pages go to /dev/shm only when it has room; folders left by killed builds
+    (their process gone) are removed, those of running builds and of others kept."""
+    import os
+    import subprocess
+    import sys
+    assert index.scratch_dir(10 ** 9) is None                 # 64 TB of shadow pages: no room
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    names = [f"{index.SCRATCH_PREFIX}{dead}-abc", f"{index.SCRATCH_PREFIX}{os.getpid()}-abc",
+             f"{index.SCRATCH_PREFIX}{os.getppid()}-abc", f"{index.SCRATCH_PREFIX}x1y2"]
+    for name in names:
+        (tmp_path / name / "pages").mkdir(parents=True)
+    index.remove_stale_scratch(str(tmp_path))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[1:])
