@@ -185,7 +185,7 @@ def write_shadow(site_dir: Path, shadow_dir: Path, workers: Optional[int] = None
     each, by the URL Pagefind gives it (`/2020/287002/index.html`)."""
     pages = site_pages(site_dir) if pages is None else pages
     # Every folder is made here, in path order, before any worker writes: Pagefind numbers
-    # pages in the order it reads the folders, which on tmpfs is the order they were made.
+    # pages in the order it reads the folders, which on tmpfs follows the order they were made.
     made = {""}
     for rel in pages:
         folder = os.path.dirname(rel)
