@@ -184,6 +184,7 @@ class ViewTemplate(jinja2.Template):
 
 
 ATTR_KEY_RE = re.compile(r"[\s/>=]", flags=re.ASCII)   # as jinja2's xmlattr: a key may not leave the name
+_ATTR_KEYS_SEEN: set[str] = set()
 
 
 @jinja2.pass_eval_context
@@ -194,8 +195,10 @@ def xmlattr(eval_ctx, d, autospace: bool = True):
     for key, value in d.items():
         if value is None or isinstance(value, jinja2.Undefined):
             continue
-        if ATTR_KEY_RE.search(key) is not None:
-            raise ValueError(f"Invalid character in attribute name: {key!r}")
+        if key not in _ATTR_KEYS_SEEN:   # the same few keys on every page: checked once
+            if ATTR_KEY_RE.search(key) is not None:
+                raise ValueError(f"Invalid character in attribute name: {key!r}")
+            _ATTR_KEYS_SEEN.add(key)
         items.append(f'{escape_output(key)}="{escape_output(value)}"')
     text = " ".join(items)
     if autospace and text:
@@ -451,6 +454,9 @@ def data_view(year: AgencyYear, files: dict[str, bytes], root: str) -> list[dict
             for key, title, fmt in labels]
 
 
+ZERO = Decimal(0)
+
+
 def chart_view(pf: ProjectFacts) -> Optional[dict]:
     """An SVG bar chart of the cumulative spending plan; the table beside it is its text."""
     points = pf.project.plan
@@ -465,8 +471,8 @@ def chart_view(pf: ProjectFacts) -> Optional[dict]:
     bars = []
     for i, p in enumerate(points):
         x = 40 + i * step
-        label = f"{p.value}{unit}" if p.value is not None else "空白"
-        h = int((max(p.value, Decimal(0)) / top * height).to_integral_value()) if p.value is not None else 0
+        label = str(p.value) + unit if p.value is not None else "空白"   # str(): as f"{}" writes a Decimal
+        h = int((max(p.value, ZERO) / top * height).to_integral_value()) if p.value is not None else 0
         bars.append({"x": x, "y": base - h, "w": 40, "h": h, "cx": x + 20,
                      "label": label, "label_y": base - h - 6, "period": p.period})
     desc = "；".join(f"{p.period}：{b['label']}" for p, b in zip(points, bars))

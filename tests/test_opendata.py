@@ -110,6 +110,11 @@ def test_row_cells_and_plain_match_the_generic_rules():
         "basis": None, "parsed": {"comparator": "≥", "number": "95", "unit": "%"}}
     assert opendata.plain((TocEntry("目录", 3), [datetime.date(2022, 3, 1)])) == [
         {"text": "目录", "page": 3}, ["2022-03-01"]]
+    rows = [["a", "b"], ["a,b", "c"], ['say "x"', ""], ["line\nbreak", "cr\r"], [""], ["", ""],
+            ["x"], ["，全角", "'=1"]]
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer, lineterminator="\r\n").writerows([["h1", "h2"]] + rows)
+    assert opendata.to_csv([("h1", "", ""), ("h2", "", "")], rows) == buffer.getvalue().encode("utf-8-sig")
 
 
 def test_indicator_rows_expand_merged_cells(files):
