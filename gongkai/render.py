@@ -107,8 +107,9 @@ class ViewCodeGenerator(CodeGenerator):
     - each run of text and `{{ }}` between two tags is one `yield` of the joined pieces, not
       one per piece, and a block's output is joined where the block is placed: every yield
       passes up through the block and every template it extends, which costs more than a join;
-    - `{{ value }}` escapes a str inline with MarkupSafe's C escaper; anything else goes
-      through `escape_output` (ViewTemplate puts it in the compiled module as `escape`);
+    - `{{ value }}` escapes a str inline with MarkupSafe's C escaper and writes an int with
+      str(); anything else goes through markupsafe.escape as before (ViewTemplate puts the
+      names this code uses into the compiled module);
     - `x.key` on a view dict is a key lookup inline (ViewEnvironment.getattr without the call).
     """
 
