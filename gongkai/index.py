@@ -43,6 +43,8 @@ PAGEFIND_PACKAGE = "pagefind-bin-extended"
 BUNDLE = "pagefind"                  # the index folder in the site
 CHUNKS_FILE = "search-chunks.json"   # in BUNDLE
 PAGES_FILE = "search-pages.json"     # in BUNDLE
+PARTS_FILE = "search-parts.json"     # in BUNDLE: the other parts' folders, for mergeIndex
+PART_PAGES = 1000                    # pages per part at least before the index is split
 LANGUAGE = "zxx"                     # ISO 639-2 "no linguistic content": no segmenter, no stemmer
 FACET_PREFIX = "data-search-"
 # Pagefind's own search interfaces: the site has its own (assets/search-page.js).
@@ -245,16 +247,38 @@ def remove_stale_scratch(scratch: Optional[str]) -> None:
 
 # --- the index ----------------------------------------------------------------------------
 
+def _pagefind_cmd(binary: Path, source: Path, output: Path, extra: tuple[str, ...] = ()) -> list[str]:
+    return [str(binary), "--site", str(source), "--output-path", str(output),
+            "--force-language", LANGUAGE, "--keep-index-url", *extra]
+
+
 def run_pagefind(binary: Path, source: Path, output: Path, extra: tuple[str, ...] = ()) -> str:
     """Index the shadow folder into `output`; return Pagefind's log."""
-    cmd = [str(binary), "--site", str(source), "--output-path", str(output),
-           "--force-language", LANGUAGE, "--keep-index-url", *extra]
+    cmd = _pagefind_cmd(binary, source, output, extra)
     proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace")
     log = proc.stdout + proc.stderr
     if proc.returncode != 0:
         tail = "\n".join(log.strip().splitlines()[-15:])
         raise SearchIndexError(f"Pagefind exited with {proc.returncode}:\n{tail}")
     return log
+
+
+def part_count(pages: int, workers: Optional[int] = None) -> int:
+    """How many parts the index is split into. Pagefind indexes on about one core (10,000
+    pages: 30 s wall, 39 s CPU), so past PART_PAGES pages per core the pages are split
+    into parts, one Pagefind process each, all at once (two parts: 18 s wall, 35 s CPU),
+    merged at query time by assets/search.js (`mergeIndex`). GONGKAI_SEARCH_PARTS sets it."""
+    value = os.environ.get("GONGKAI_SEARCH_PARTS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return max(1, min(int(value), pages))
+    if workers is None:   # no forking from the dev server's indexing thread (locks of other threads)
+        workers = parallel.worker_count() if threading.current_thread() is threading.main_thread() else 1
+    return max(1, min(workers, pages // PART_PAGES))
+
+
+def part_folder(n: int) -> str:
+    """Where part `n` (0 = the main bundle) lives inside the bundle folder."""
+    return "" if n == 0 else f"part-{n + 1}/"
 
 
 def build_index(site_dir: Path, config: Optional[Config] = None) -> dict:
@@ -268,41 +292,84 @@ def build_index(site_dir: Path, config: Optional[Config] = None) -> dict:
     pages = site_pages(site_dir)
     scratch = scratch_dir(len(pages))
     remove_stale_scratch(scratch)
+    parts = part_count(len(pages))
+    size = -(-len(pages) // parts)
+    shares = [pages[i:i + size] for i in range(0, len(pages), size)] or [[]]
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=scratch) as tmp:
-        shadow = Path(tmp) / "pages"
-        shadow.mkdir()
-        facets = write_shadow(site_dir, shadow, pages=pages)
-        pages = len(facets)
+        shadows = [Path(tmp) / f"pages-{n}" for n in range(len(shares))]
+        found: list[dict[str, dict[str, str]]] = []
+        for shadow, share in zip(shadows, shares):
+            shadow.mkdir()
+            found.append(write_shadow(site_dir, shadow, pages=share))
+        facets = {url: page for part in found for url, page in part.items()}
         shadow_seconds = time.perf_counter() - started
-        if not pages:
+        if not facets:
             raise SearchIndexError("no page to index: no page carries data-search-* facets")
+        shadows = [shadow for shadow, part in zip(shadows, found) if part]
         # Into a new folder beside the old bundle, swapped in when complete: the dev server
         # keeps serving the previous index meanwhile, and no stale file survives.
         fresh = Path(tempfile.mkdtemp(prefix=f".{BUNDLE}-new-", dir=site_dir))
         try:
-            check_log(run_pagefind(binary, shadow, fresh))
-            finish_bundle(fresh, facets)
+            outputs = [fresh] + [Path(tmp) / f"out-{n}" for n in range(1, len(shadows))]
+            for log in run_pagefinds(binary, list(zip(shadows, outputs))):
+                check_log(log)
+            for n, output in enumerate(outputs[1:], 1):
+                finish_part(output)
+                shutil.move(str(output), str(fresh / part_folder(n)))
+            finish_bundle(fresh, facets, len(outputs))
             swap_in(fresh, site_dir / BUNDLE)
         finally:
             shutil.rmtree(fresh, ignore_errors=True)
     stats = index_stats(site_dir)
-    stats.update(pages=pages, seconds=round(time.perf_counter() - started, 3),
+    stats.update(pages=len(facets), parts=len(shadows), seconds=round(time.perf_counter() - started, 3),
                  shadow_seconds=round(shadow_seconds, 3))
     return stats
 
 
-def finish_bundle(bundle: Path, facets: dict[str, dict[str, str]]) -> None:
-    """Drop Pagefind's unused interfaces, check the language, write the chunk list and the
-    facets of every page."""
+def run_pagefinds(binary: Path, jobs: list[tuple[Path, Path]]) -> list[str]:
+    """Run Pagefind on each (shadow folder, output folder) at once; their logs, in order."""
+    if len(jobs) == 1:
+        return [run_pagefind(binary, *jobs[0])]
+    procs = []
+    try:
+        for source, output in jobs:
+            procs.append(subprocess.Popen(_pagefind_cmd(binary, source, output), stdout=subprocess.PIPE,
+                                          stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+                                          errors="replace"))
+        logs = [proc.communicate()[0] for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.poll() is None:     # an error or a kill of the build: stop the others
+                proc.kill()
+                proc.wait()
+    for proc, log in zip(procs, logs):
+        if proc.returncode != 0:
+            tail = "\n".join(log.strip().splitlines()[-15:])
+            raise SearchIndexError(f"Pagefind exited with {proc.returncode}:\n{tail}")
+    return logs
+
+
+def finish_part(bundle: Path) -> Path:
+    """Drop Pagefind's unused interfaces and check the language; the part's meta file."""
     for name in UNUSED_FILES:
         (bundle / name).unlink(missing_ok=True)
     metas = sorted(bundle.glob(f"pagefind.{LANGUAGE}_*.pf_meta"))
     if len(metas) != 1 or len(list(bundle.glob("pagefind.*.pf_meta"))) != 1:
         raise SearchIndexError(f"expected one index of language {LANGUAGE}, found "
                                f"{[p.name for p in bundle.glob('pagefind.*.pf_meta')]}")
-    chunks = [[c[0], c[1]] for c in read_meta(metas[0])["chunks"]]
+    return metas[0]
+
+
+def finish_bundle(bundle: Path, facets: dict[str, dict[str, str]], parts: int = 1) -> None:
+    """Finish the main part; write the list of the other parts, the word ranges of every
+    part's index chunks and the facets of every page (all parts together)."""
+    finish_part(bundle)
+    folders = [bundle / part_folder(n) for n in range(parts)]
+    chunks = sorted([c[0], c[1]] for folder in folders
+                    for c in read_meta(next(folder.glob(f"pagefind.{LANGUAGE}_*.pf_meta")))["chunks"])
     (bundle / CHUNKS_FILE).write_text(json.dumps(chunks, separators=(",", ":")), encoding="utf-8")
-    write_pages_file(bundle, facets)
+    (bundle / PARTS_FILE).write_text(json.dumps([part_folder(n) for n in range(1, parts)]), encoding="utf-8")
+    write_pages_file(bundle, facets, folders)
     for path in bundle.rglob("*"):
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
 
@@ -310,7 +377,7 @@ def finish_bundle(bundle: Path, facets: dict[str, dict[str, str]]) -> None:
 _FRAGMENT_URL_RE = re.compile(rb'^pagefind_dcd\{"url":"((?:[^"\\]|\\.)*)"')
 
 
-def write_pages_file(bundle: Path, facets: dict[str, dict[str, str]]) -> None:
+def write_pages_file(bundle: Path, facets: dict[str, dict[str, str]], folders: Optional[list[Path]] = None) -> None:
     """`search-pages.json`: the facets of every page by its Pagefind id (fragment name),
     so that search.js can count, filter and sort many results before it loads their text:
 
@@ -326,7 +393,8 @@ def write_pages_file(bundle: Path, facets: dict[str, dict[str, str]]) -> None:
               for name in ("year", "region", "agency", "category", "kind")}
     index = {name: {v: i for i, v in enumerate(vs)} for name, vs in values.items()}
     pages = {}
-    for path in sorted((bundle / "fragment").glob("*.pf_fragment")):
+    fragments = [p for folder in (folders or [bundle]) for p in (folder / "fragment").glob("*.pf_fragment")]
+    for path in sorted(fragments, key=lambda p: p.name):
         match = _FRAGMENT_URL_RE.match(gzip.decompress(path.read_bytes())[:4096])
         if not match:
             raise SearchIndexError(f"{path.name}: cannot read its page address")

@@ -325,6 +325,35 @@ def test_javascript_reads_the_python_encoding(blank_page: Any, site_server: harn
     assert all(unicodedata.category(chr(cp)) == "Cn" for cp in differ), [hex(cp) for cp in differ[:10]]
 
 
+def test_an_index_in_parts_finds_the_same(site_dir: Path, site_server: harness.StaticServer, blank_page: Any,
+                                          tmp_path: Path, browser: Any, static_server, monkeypatch):
+    """A large site's index comes in parts merged by search.js (gongkai/index.py): the
+    same site indexed in three parts answers every query of the set with the same pages."""
+    from gongkai import index
+    site = tmp_path / "parts"
+    shutil.copytree(site_dir, site, ignore=shutil.ignore_patterns("pagefind"))
+    monkeypatch.setenv("GONGKAI_SEARCH_PARTS", "3")
+    assert index.build_index(site)["parts"] == 3
+    queries = [e["q"] for e in QUERIES]
+    whole = blank_page.evaluate(RUN_QUERIES, [site_server.url_for("assets/search.js"), queries])
+    server = static_server(site, csp=True)
+    log = harness.BrowserLog()
+    context = harness.new_context(browser, log)
+    context.set_default_timeout(60_000)
+    page = context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(server.url_for("accessibility/index.html"))
+    parts = page.evaluate(RUN_QUERIES, [server.url_for("assets/search.js"), queries])
+    context.close()
+    assert not log.page_errors and not log.console_errors(), (log.page_errors, log.console_errors())
+    assert any("/pagefind/part-3/" in url for url in requested), [u for u in requested if "pagefind" in u]
+    differ = [(q, a["urls"], b["urls"]) for q, a, b in zip(queries, whole, parts)
+              if sorted(a["urls"]) != sorted(b["urls"])]
+    assert not differ, differ[:5]
+    assert sum(len(a["urls"]) for a in parts) > len(queries)
+
+
 def test_plain_pagefind_index_fails_the_targets(site_dir: Path, tmp_path: Path, browser: Any,
                                                 static_server):
     """The same pages indexed the usual way miss the targets: the query-set check would

@@ -175,14 +175,45 @@ def test_index_is_deterministic_and_complete(site_dir: Path, tmp_path: Path):
     expected = len(list(site_dir.glob("[12][0-9][0-9][0-9]/*/index.html"))) \
         + len(list(site_dir.glob("[12][0-9][0-9][0-9]/*/*/index.html")))
     assert stats["pages"] == len(searched) == expected
-    entry = json.loads((site_dir / "pagefind" / "pagefind-entry.json").read_text())
-    assert entry["languages"]["zxx"]["page_count"] == expected and len(entry["languages"]) == 1
-    meta = index.read_meta(next((site_dir / "pagefind").glob("*.pf_meta")))
-    assert meta["version"] == index.PAGEFIND_VERSION and len(meta["pages"]) == expected
-    chunks = json.loads((site_dir / "pagefind" / index.CHUNKS_FILE).read_text())
-    assert chunks == [c[:2] for c in meta["chunks"]] and chunks == sorted(chunks)
-    assert meta["filters"] == [] and meta["sorts"] == []
-    assert not [n for n in index.UNUSED_FILES if (site_dir / "pagefind" / n).exists()]
+    check_parts(site_dir / "pagefind", expected)
+
+
+def check_parts(bundle: Path, expected: int) -> None:
+    """Every part of the index (search-parts.json) together holds each searched page once;
+    the chunk list covers every part's chunks."""
+    folders = [bundle] + [bundle / part for part in json.loads((bundle / index.PARTS_FILE).read_text())]
+    counts, pages, spans = [], 0, []
+    for folder in folders:
+        entry = json.loads((folder / "pagefind-entry.json").read_text())
+        assert len(entry["languages"]) == 1
+        counts.append(entry["languages"]["zxx"]["page_count"])
+        meta = index.read_meta(next(folder.glob("*.pf_meta")))
+        assert meta["version"] == index.PAGEFIND_VERSION and meta["filters"] == [] and meta["sorts"] == []
+        pages += len(meta["pages"])
+        spans += [c[:2] for c in meta["chunks"]]
+        assert not [n for n in index.UNUSED_FILES if (folder / n).exists()]
+    assert sum(counts) == pages == expected and all(counts)
+    chunks = json.loads((bundle / index.CHUNKS_FILE).read_text())
+    assert chunks == sorted(spans)
+    assert len(json.loads((bundle / index.PAGES_FILE).read_text())["pages"]) == expected
+
+
+def test_index_in_parts(site_dir: Path, tmp_path: Path, monkeypatch):
+    """A large site's index is split into parts indexed at once (one Pagefind each); the
+    parts together hold every page once, deterministically."""
+    expected = len(json.loads((site_dir / "pagefind" / index.PAGES_FILE).read_text())["pages"])
+    assert index.part_count(10_000, workers=2) == 2 and index.part_count(1_500, workers=2) == 1
+    assert index.part_count(10_000, workers=1) == 1
+    monkeypatch.setenv("GONGKAI_SEARCH_PARTS", "3")
+    digests = []
+    for name in ("one", "two"):
+        copy = tmp_path / name
+        shutil.copytree(site_dir, copy, ignore=shutil.ignore_patterns("pagefind"))
+        assert index.build_index(copy)["parts"] == 3
+        assert json.loads((copy / "pagefind" / index.PARTS_FILE).read_text()) == ["part-2/", "part-3/"]
+        check_parts(copy / "pagefind", expected)
+        digests.append(tree_digest(copy / "pagefind"))
+    assert digests[0] == digests[1]
 
 
 def test_shadow_scratch_folder(tmp_path: Path, monkeypatch):

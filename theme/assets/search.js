@@ -23,12 +23,21 @@ const bundle = new URL('pagefind/', root);
 let pagefindPromise, chunksPromise;
 
 function pagefind() {
-  pagefindPromise ??= import(new URL('pagefind.js', bundle).href).then(async (pf) => {
+  pagefindPromise ??= (async () => {
+    // A large site's index comes in parts (gongkai/index.py: one Pagefind process per core),
+    // listed in search-parts.json and merged here, so every search covers all of them.
+    const parts = fetch(new URL('search-parts.json', bundle)).then((r) => {
+      if (!r.ok) throw new Error(`search-parts.json: HTTP ${r.status}`);
+      return r.json();
+    });
+    parts.catch(() => {});   // awaited below; if the import fails first, not an unhandled rejection
+    const pf = await import(new URL('pagefind.js', bundle).href);
     // No web worker: the lookups are small, and its script would add 41 KB to the first query.
     await pf.options({ excerptLength: 0, noWorker: true });
+    for (const part of await parts) await pf.mergeIndex(new URL(part, bundle).href, { excerptLength: 0 });
     await pf.init();
     return pf;
-  });
+  })();
   return pagefindPromise;
 }
 
