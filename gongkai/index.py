@@ -309,17 +309,19 @@ def build_index(site_dir: Path, config: Optional[Config] = None) -> dict:
         # Into a new folder beside the old bundle, swapped in when complete: the dev server
         # keeps serving the previous index meanwhile, and no stale file survives.
         fresh = Path(tempfile.mkdtemp(prefix=f".{BUNDLE}-new-", dir=site_dir))
+        # The other parts are written beside it (same file system: moved in by a rename).
+        outputs = [fresh] + [fresh.with_name(f"{fresh.name}-{n}") for n in range(1, len(shadows))]
         try:
-            outputs = [fresh] + [Path(tmp) / f"out-{n}" for n in range(1, len(shadows))]
             for log in run_pagefinds(binary, list(zip(shadows, outputs))):
                 check_log(log)
             for n, output in enumerate(outputs[1:], 1):
                 finish_part(output)
-                shutil.move(str(output), str(fresh / part_folder(n)))
+                output.rename(fresh / part_folder(n))
             finish_bundle(fresh, facets, len(outputs))
             swap_in(fresh, site_dir / BUNDLE)
         finally:
-            shutil.rmtree(fresh, ignore_errors=True)
+            for output in outputs:
+                shutil.rmtree(output, ignore_errors=True)
     stats = index_stats(site_dir)
     stats.update(pages=len(facets), parts=len(shadows), seconds=round(time.perf_counter() - started, 3),
                  shadow_seconds=round(shadow_seconds, 3))
