@@ -44,7 +44,7 @@ BUNDLE = "pagefind"                  # the index folder in the site
 CHUNKS_FILE = "search-chunks.json"   # in BUNDLE
 PAGES_FILE = "search-pages.json"     # in BUNDLE
 PARTS_FILE = "search-parts.json"     # in BUNDLE: the other parts' folders, for mergeIndex
-PART_PAGES = 1000                    # pages per part at least before the index is split
+PART_PAGES = 500                     # pages per part at least before the index is split
 LANGUAGE = "zxx"                     # ISO 639-2 "no linguistic content": no segmenter, no stemmer
 FACET_PREFIX = "data-search-"
 # Pagefind's own search interfaces: the site has its own (assets/search-page.js).

@@ -202,7 +202,7 @@ def test_index_in_parts(site_dir: Path, tmp_path: Path, monkeypatch):
     """A large site's index is split into parts indexed at once (one Pagefind each); the
     parts together hold every page once, deterministically."""
     expected = len(json.loads((site_dir / "pagefind" / index.PAGES_FILE).read_text())["pages"])
-    assert index.part_count(10_000, workers=2) == 2 and index.part_count(1_500, workers=2) == 1
+    assert index.part_count(10_000, workers=2) == 2 and index.part_count(900, workers=2) == 1
     assert index.part_count(10_000, workers=1) == 1
     monkeypatch.setenv("GONGKAI_SEARCH_PARTS", "3")
     digests = []
