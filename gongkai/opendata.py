@@ -14,7 +14,7 @@ import hashlib
 import io
 import json
 from decimal import Decimal
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from .derive import ProjectFacts, YearFacts
 from .model import AgencyYear
@@ -107,13 +107,25 @@ def site_data(per_year: list[dict[str, bytes]], years: list[YearFacts], title: s
     files: dict[str, bytes] = {}
     for chunk in per_year:
         files.update(chunk)
+    files.update(site_wide_data(years, files.__getitem__, title))
+    return files
+
+
+def site_wide_data(years: list[YearFacts], read: Callable[[str], bytes], title: str,
+                   resources: Optional[list[list[dict]]] = None) -> dict[str, bytes]:
+    """The site-wide files of `data/` (joined CSVs, table schemas, data package). `read(path)`
+    gives an agency year's own data file; `resources` (one `year_resources` list per agency
+    year) saves reading their JSON again: the build's workers compute them, so the main
+    process need not hold every agency year's files."""
+    files: dict[str, bytes] = {}
     for fields, key, name in ((PROJECT_FIELDS, "projects", "projects.csv"),
                               (INDICATOR_FIELDS, "indicators", "indicators.csv")):
         head = to_csv(fields, [])
-        bodies = [files[data_paths(f.year)[key]][len(head):] for f in years]
-        files[f"{DATA_DIR}/{name}"] = head + b"".join(bodies)
+        files[f"{DATA_DIR}/{name}"] = head + b"".join(read(data_paths(f.year)[key])[len(head):] for f in years)
         files[f"{DATA_DIR}/{SCHEMA_FILES[id(fields)]}"] = table_schema(fields)
-    files[f"{DATA_DIR}/datapackage.json"] = datapackage(files, years, title)
+    if resources is None:
+        resources = [year_resources(f, {path: read(path) for path in data_paths(f.year).values()}) for f in years]
+    files[f"{DATA_DIR}/datapackage.json"] = datapackage(files, resources, title)
     return files
 
 
@@ -327,20 +339,28 @@ def _new_resource(path: str, data: bytes, title: str, fields: Optional[list] = N
     return resource
 
 
-def datapackage(files: dict[str, bytes], years: list[YearFacts], title: str) -> bytes:
-    """`datapackage.json` describing every other file of data/ (Frictionless Data Package v1)."""
+def year_resources(facts: YearFacts, files: dict[str, bytes], remember: bool = True) -> list[dict]:
+    """The data package's entries (size, hash, schema) for one agency year's files;
+    `remember=False` where the bytes are not kept (a build worker), so the memo keeps none."""
+    paths, label = data_paths(facts.year), f"{facts.year.year} 年 {facts.year.agency.name}"
+    entry = _resource if remember else _new_resource
+    return [
+        entry(paths["json"], files[paths["json"]], f"{label}：完整数据（JSON）"),
+        entry(paths["projects"], files[paths["projects"]], f"{label}：项目", PROJECT_FIELDS),
+        entry(paths["indicators"], files[paths["indicators"]], f"{label}：绩效指标", INDICATOR_FIELDS),
+    ]
+
+
+def datapackage(files: dict[str, bytes], per_year: list[list[dict]], title: str) -> bytes:
+    """`datapackage.json` describing every other file of data/ (Frictionless Data Package v1):
+    the site-wide files in `files`, then each agency year's (`year_resources`)."""
     resources = [
         _resource(f"{DATA_DIR}/projects.csv", files[f"{DATA_DIR}/projects.csv"], "全部项目", PROJECT_FIELDS),
         _resource(f"{DATA_DIR}/indicators.csv", files[f"{DATA_DIR}/indicators.csv"], "全部绩效指标", INDICATOR_FIELDS),
     ] + [_resource(f"{DATA_DIR}/{name}", files[f"{DATA_DIR}/{name}"], f"表结构（Table Schema）：{name}")
          for name in SCHEMA_FILES.values()]
-    for facts in years:
-        paths, label = data_paths(facts.year), f"{facts.year.year} 年 {facts.year.agency.name}"
-        resources += [
-            _resource(paths["json"], files[paths["json"]], f"{label}：完整数据（JSON）"),
-            _resource(paths["projects"], files[paths["projects"]], f"{label}：项目", PROJECT_FIELDS),
-            _resource(paths["indicators"], files[paths["indicators"]], f"{label}：绩效指标", INDICATOR_FIELDS),
-        ]
+    for entries in per_year:
+        resources += entries
     package = {
         "profile": "data-package",
         "name": "gongkai-budget-performance-targets",

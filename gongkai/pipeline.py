@@ -189,7 +189,8 @@ class SiteBuild:
     """One build's work. Each agency-year file goes through every stage in one worker (read,
     check, derive, render, write into staging, check the pages) so that its model and
     pages never cross a process boundary; the main process gets back an outline of it
-    (`derive.outline`) and its open-data files, for the site-wide pages it renders last."""
+    (`derive.outline`) and its open-data files' entries for the data package, for the
+    site-wide pages and data it makes last."""
 
     def __init__(self, config, epoch: Optional[datetime.date]):
         self.config, self.epoch = config, epoch
@@ -209,12 +210,12 @@ class SiteBuild:
             raise RenderFailed([template_problem(exc, renderer.templates)]) from None
         parallel.STATE.update(config=config, renderer=renderer, staging=staging,
                               cache=ParseCache(config.root / ".cache" / "models"))
-        per_year: list[dict[str, bytes]] = []
+        resources: list[list[dict]] = []
         failed: list[Problem] = []
         with Progress("生成页面", len(files)) as progress:
             for batch in parallel.run(_year_task, parallel.tasks(files, 4), parallel.worker_count()):
                 self.outlines += batch.outlines
-                per_year += batch.data
+                resources += batch.resources
                 self.problems += batch.problems
                 failed += batch.failed
                 self.scans.append(batch.scan)
@@ -226,14 +227,15 @@ class SiteBuild:
             raise ContentFailed(self.problems)
         if failed:   # every worker meets a broken template: say it once
             raise RenderFailed(list({p.format(): p for p in failed}.values()))
-        # Site order; the data files keep the order of their agency years.
+        # Site order; the data-package entries keep the order of their agency years.
         ranked = sorted(range(len(self.outlines)), key=lambda i: order(self.outlines[i].year))
         self.outlines = [self.outlines[i] for i in ranked]
-        per_year = [per_year[i] for i in ranked]
+        resources = [resources[i] for i in ranked]
         common = Renderer(config, self.outlines, self.epoch)
-        written = {path for files in per_year for path in files}   # by the workers
-        data = {path: payload for path, payload in opendata.site_data(per_year, self.outlines, config.title).items()
-                if path not in written}
+        # The agency years' data files are in staging already (the workers wrote them): the
+        # site-wide CSVs are joined from there, so they are never all held in memory here.
+        data = opendata.site_wide_data(self.outlines, lambda path: (staging / path).read_bytes(),
+                                       config.title, resources)
         try:
             site = common.render_common(data)
         except jinja2.TemplateError as exc:
@@ -250,7 +252,7 @@ class Batch:
     """What a worker hands back for a few agency-year files."""
     count: int
     outlines: list[YearFacts] = field(default_factory=list)
-    data: list[dict[str, bytes]] = field(default_factory=list)   # open-data files (written), per agency year
+    resources: list[list[dict]] = field(default_factory=list)    # data-package entries, per agency year
     problems: list[Problem] = field(default_factory=list)        # content errors and notes
     failed: list[Problem] = field(default_factory=list)          # template errors, path clashes
     scan: verify.Scan = field(default_factory=verify.Scan)
@@ -282,7 +284,7 @@ def _year_task(paths: list[Path]) -> Batch:
         for path, payload in year_files.items():
             renderer.site.add(path, payload, "gongkai/opendata.py")
         batch.outlines.append(outline(facts))
-        batch.data.append(year_files)
+        batch.resources.append(opendata.year_resources(facts, year_files, remember=False))
     site = renderer.site
     batch.failed += site.problems + site.conflicts()
     if batch.failed or any(p.is_error for p in batch.problems):
