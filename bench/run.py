@@ -786,7 +786,7 @@ def report(payload: dict, done: list[dict]) -> tuple[list[str], str]:
     shared = max(max(s["load_before"][0], s["load_after"][0]) for s in done) > (versions["cpus"] or 1) * 0.75
     lines += [f"Load average (1 min) before → after each scale: {loads}"
               + (" — the machine was shared; compare tools within this run only." if shared else ""),
-              "Clean builds are interleaved (Gongkai, Hugo, Pagefind, MkDocs, Gongkai with search, then again).", ""]
+              "Clean builds are interleaved (Gongkai, Gongkai with the parse cache warm, Hugo, Pagefind, MkDocs, Gongkai with search, then again).", ""]
     codes = {s.get("code_before") for s in done} | {s.get("code_after") for s in done}
     codes.discard(None)
     if len(codes) > 1:
