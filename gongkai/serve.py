@@ -140,29 +140,17 @@ class LiveSite:
     def _render_site_wide(self, facts: dict[Path, YearFacts],
                           year_files: dict[Path, dict[str, bytes]]) -> tuple[Optional[Site], list[Problem]]:
         """Everything but the agency-year pages, from the agency years' data files as kept."""
-        try:
-            renderer = self._renderer(facts)
-        except ValueError as exc:
-            return None, [Problem(str(self.config_path), 1, 1, str(exc))]
-        try:
+        def render(renderer: Renderer) -> Site:
             by_facts = {id(f): year_files[p] for p, f in facts.items()}
             data = opendata.site_data([by_facts[id(f)] for f in renderer.years], renderer.years,
                                       self.config.title)
-            site = renderer.render_common(data)
-        except Exception as exc:  # jinja2 errors of every kind, with file and line
-            return None, [template_problem(exc, renderer.templates)]
-        if site.problems:
-            return None, site.problems
-        return site, []
+            return renderer.render_common(data)
+        return self._guarded(facts, render)
 
     def _render(self, changed_years: Optional[set[Path]]) -> tuple[Optional[Site], list[Problem]]:
         """Render all pages (None) or only those of `changed_years` plus the lists."""
-        try:
-            renderer = self._renderer(self.facts)
-        except ValueError as exc:
-            return None, [Problem(str(self.config_path), 1, 1, str(exc))]
-        years = renderer.years
-        try:
+        def render(renderer: Renderer) -> Site:
+            years = renderer.years
             # Data files of unchanged agency years are kept from the last build.
             stale = set(self.facts) if changed_years is None else changed_years
             self.year_files = {p: (opendata.year_data(f) if p in stale or p not in self.year_files
@@ -172,7 +160,19 @@ class LiveSite:
             for path in sorted(self.facts if changed_years is None else changed_years):
                 if path in self.facts:
                     renderer.agency_year(self.facts[path], data)
-            site = renderer.render_common(data)
+            return renderer.render_common(data)
+        return self._guarded(self.facts, render)
+
+    def _guarded(self, facts: dict[Path, YearFacts],
+                 render: Callable[[Renderer], Site]) -> tuple[Optional[Site], list[Problem]]:
+        """`render` with a renderer of `facts`; configuration and template errors become
+        problems (the last good site stays served)."""
+        try:
+            renderer = self._renderer(facts)
+        except ValueError as exc:
+            return None, [Problem(str(self.config_path), 1, 1, str(exc))]
+        try:
+            site = render(renderer)
         except Exception as exc:  # jinja2 errors of every kind, with file and line
             return None, [template_problem(exc, renderer.templates)]
         if site.problems:
