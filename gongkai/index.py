@@ -195,8 +195,7 @@ def write_shadow(site_dir: Path, shadow_dir: Path, workers: Optional[int] = None
             os.makedirs(os.path.join(shadow_dir, folder), exist_ok=True)
             made.add(folder)
     parallel.STATE.update(search_site=str(site_dir), search_shadow=str(shadow_dir))
-    if workers is None:   # no forking from the dev server's indexing thread (locks of other threads)
-        workers = parallel.worker_count() if threading.current_thread() is threading.main_thread() else 1
+    workers = _workers() if workers is None else workers
     work = parallel.tasks(pages, 200)
     facets = {}
     for found in parallel.run(_shadow_task, work, workers if len(pages) >= 400 else 1):
@@ -263,6 +262,12 @@ def run_pagefind(binary: Path, source: Path, output: Path, extra: tuple[str, ...
     return log
 
 
+def _workers() -> int:
+    """Processes the index step may use: none forked from the dev server's indexing thread
+    (a fork there would copy locks other threads hold)."""
+    return parallel.worker_count() if threading.current_thread() is threading.main_thread() else 1
+
+
 def part_count(pages: int, workers: Optional[int] = None) -> int:
     """How many parts the index is split into. Pagefind indexes on about one core (10,000
     pages: 30 s wall, 39 s CPU), so past PART_PAGES pages per core the pages are split
@@ -271,8 +276,7 @@ def part_count(pages: int, workers: Optional[int] = None) -> int:
     value = os.environ.get("GONGKAI_SEARCH_PARTS", "").strip()
     if value.isdigit() and int(value) > 0:
         return max(1, min(int(value), pages))
-    if workers is None:   # no forking from the dev server's indexing thread (locks of other threads)
-        workers = parallel.worker_count() if threading.current_thread() is threading.main_thread() else 1
+    workers = _workers() if workers is None else workers
     return max(1, min(workers, pages // PART_PAGES))
 
 
