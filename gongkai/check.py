@@ -7,11 +7,10 @@ from pathlib import Path
 from . import parallel
 from .cache import ParseCache
 from .config import load_config
-from .content import address_clashes, find_files
-from .derive import derive_year, outline
-from .errors import Problem, relpath, sort_key
+from .content import address_clashes, find_files, read_year
+from .derive import outline
+from .errors import Problem, sort_key
 from .model import AgencyYear
-from .validate import validate_file
 
 
 def check_command(paths: list[str], config: str = "site_config.yaml") -> int:
@@ -48,10 +47,8 @@ def _check_task(paths: list[Path]) -> tuple[list[AgencyYear], list[Problem]]:
     config, cache = parallel.STATE["config"], parallel.STATE["cache"]
     years, problems = [], []
     for path in paths:
-        model, found = validate_file(path, config.content_dir, config.regions, relpath(path, config.root), cache)
+        facts, found = read_year(path, config, cache)
         problems += found
-        if model is not None:
-            facts = derive_year(model)
-            problems += facts.problems
+        if facts is not None:
             years.append(outline(facts).year)
     return years, problems

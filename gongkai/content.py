@@ -6,6 +6,7 @@ from typing import Iterable, Optional
 
 from .cache import ParseCache
 from .config import Config
+from .derive import YearFacts, derive_year
 from .errors import Problem, relpath, sort_key
 from .model import AgencyYear
 from .validate import validate_file
@@ -44,6 +45,17 @@ def load_content(config: Config, paths: Optional[list[Path]] = None,
     years.sort(key=order)
     problems.sort(key=sort_key)
     return years, problems
+
+
+def read_year(path: Path, config: Config, cache: Optional[ParseCache] = None
+              ) -> tuple[Optional[YearFacts], list[Problem]]:
+    """One agency-year file read, checked and derived: its facts (None after an error) and
+    every problem, derived notes included."""
+    model, problems = validate_file(path, config.content_dir, config.regions, relpath(path, config.root), cache)
+    if model is None:
+        return None, problems
+    facts = derive_year(model)
+    return facts, problems + list(facts.problems)
 
 
 def order(year: AgencyYear) -> tuple:

@@ -22,12 +22,11 @@ import jinja2
 from . import opendata, parallel, verify
 from .cache import ParseCache
 from .config import load_config
-from .content import address_clashes, find_files, order
-from .derive import YearFacts, derive_year, outline
-from .errors import Problem, relpath, sort_key
+from .content import address_clashes, find_files, order, read_year
+from .derive import YearFacts, outline
+from .errors import Problem, sort_key
 from .progress import Progress
 from .render import Renderer, Site, site_folder, template_problem
-from .validate import validate_file
 from .write import WriteError, clean_stale, publish, stamp_of, write_files
 
 
@@ -266,14 +265,9 @@ def _year_task(paths: list[Path]) -> Batch:
     batch = Batch(len(paths))
     renderer.site = Site()
     for path in paths:
-        model, found = validate_file(path, config.content_dir, config.regions,
-                                     relpath(path, config.root), cache)
+        facts, found = read_year(path, config, cache)
         batch.problems += found
-        if model is None:
-            continue
-        facts = derive_year(model)
-        batch.problems += facts.problems
-        if batch.failed or any(p.is_error for p in batch.problems):
+        if facts is None or batch.failed or any(p.is_error for p in batch.problems):
             continue                          # the build fails: check the rest, render nothing
         year_files = opendata.year_data(facts)
         try:
