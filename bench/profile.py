@@ -11,12 +11,10 @@ import cProfile
 import io
 import os
 import pstats
-import shutil
 import sys
 import time
-from pathlib import Path
 
-from .run import OUT, REPO, prepare
+from .run import REPO, empty_trash, prepare, set_aside, settle
 
 # Pipeline stages by the functions that run them (gongkai/pipeline.py and what it calls);
 # names that do not exist (any more) are skipped. Indented stages are inside the one above.
@@ -57,9 +55,10 @@ def main(argv: list[str]) -> int:
     folder, manifest = prepare(scale, int(os.environ.get("BENCH_SEED", "1")), {"gongkai"})
     project = folder / "gongkai"
     out = folder / "build" / "gongkai-profile"
-    shutil.rmtree(out, ignore_errors=True)
+    set_aside(out)      # not deleted now: see bench/run.py, TRASH
     if "--cached" not in argv:
-        shutil.rmtree(project / ".cache", ignore_errors=True)
+        set_aside(project / ".cache")
+    settle()
     os.environ.setdefault("GONGKAI_WORKERS", "1")   # one process, so cProfile sees all the work
     sys.path.insert(0, str(REPO))
     os.chdir(REPO)
@@ -75,6 +74,7 @@ def main(argv: list[str]) -> int:
     code = build.main(args)
     profiler.disable()
     wall = time.perf_counter() - start
+    empty_trash()
     stats = pstats.Stats(profiler)
     total = sum(tt for (_, _, _), (_, _, tt, _, _) in stats.stats.items())
     print(f"\nbuild.py {' '.join(args)} -> exit {code}; {wall:.1f} s under cProfile "

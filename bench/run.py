@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime
 import html.parser
+import itertools
 import json
 import os
 import platform
@@ -218,6 +219,7 @@ def repeat(name: str, runs: int, cmd: list[str], before=None, cwd: Path = REPO,
     for i in range(runs):
         if before:
             before(i)
+        settle()
         run = measure(cmd, cwd, log_file)
         result.runs.append(run)
         log(f"  {name} run {i + 1}/{runs}: {run.seconds:.2f} s, {run.peak_kb / 1024:.0f} MB"
@@ -229,6 +231,37 @@ def repeat(name: str, runs: int, cmd: list[str], before=None, cwd: Path = REPO,
 
 def rmtree(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
+
+
+# Outputs of earlier runs are set aside here and deleted only once the benchmark is over.
+# On ext4 without a journal (this machine's disk) the kernel will not reuse an inode freed
+# in the last 60-360 s and scans past every such inode for each new file or folder
+# (`recently_deleted` in `perf`): deleting 26,000 files just before a timed build made that
+# build spend up to 20 s of system time finding inodes, a cost no fresh CI machine has.
+TRASH = OUT / "trash"
+_trashed = itertools.count()
+
+
+def set_aside(path: Path) -> None:
+    """Move `path` out of the way without freeing its inodes (deleted by `empty_trash`)."""
+    if not os.path.lexists(path):
+        return
+    TRASH.mkdir(parents=True, exist_ok=True)
+    os.rename(path, TRASH / f"{next(_trashed)}-{os.getpid()}-{path.name}")
+
+
+def empty_trash() -> None:
+    """Delete what this and interrupted earlier runs set aside, once nothing is timed any more."""
+    if TRASH.exists():
+        log(f"deleting earlier outputs ({TRASH.relative_to(REPO)})")
+        rmtree(TRASH)
+        os.sync()
+
+
+def settle() -> None:
+    """Before a timed run: flush what earlier runs wrote, so their write-back (kernel
+    threads on a 2-core machine) does not run during the next tool's build."""
+    os.sync()
 
 
 # --- page weight and search transfer -----------------------------------------------------
@@ -342,7 +375,7 @@ def seed_site(runs: int) -> dict:
     """The repository's own content (the seed documents), built with search: page weight of
     its largest project page and the first-search transfer estimate."""
     out = OUT / "seed-site"
-    rmtree(out)
+    set_aside(out)
     result = repeat("Gongkai, seed site (repository content), with search", 1,
                     [str(PY), "build.py", "build", "--output", str(out)], log_file=OUT / "seed-site.log")
     info: dict = {"build": result.as_dict()}
@@ -369,7 +402,7 @@ def measured_first_query(site: Path) -> Optional[dict]:
 def seed_serve(runs: int) -> Result:
     """`serve` on a copy of the repository's content: one agency-year change to the page."""
     project = OUT / "seed-project"
-    rmtree(project)
+    set_aside(project)
     project.mkdir(parents=True)
     shutil.copy(REPO / "site_config.yaml", project)
     shutil.copytree(REPO / "content", project / "content")
@@ -558,6 +591,7 @@ def interleaved(jobs: list[Job], runs: int, results: dict) -> None:
         for job in list(active):
             if job.before:
                 job.before(i)
+            settle()
             run = measure(job.cmd, REPO, job.log_file)
             results[job.key].runs.append(run)
             log(f"  {job.name} run {i + 1}/{runs}: {run.seconds:.2f} s (cpu {run.cpu:.2f} s), "
@@ -583,7 +617,7 @@ def bench_scale(scale: int, runs: int, seed: int, tools: set, hugo: Optional[str
     def clean(*paths):
         def run(_=None):
             for path in paths:
-                rmtree(path)
+                set_aside(path)
         return run
 
     gk = [str(PY), "build.py", "build", "--config", str(config)]
@@ -881,6 +915,7 @@ def main() -> int:
     for name in ("results", f"results-{tag}"):     # the latest, and one kept per run
         (OUT / f"{name}.json").write_text(json.dumps(payload, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         (OUT / f"{name}.md").write_text("\n".join(lines + ["", last]) + "\n", encoding="utf-8")
+    empty_trash()
     print("\n".join(lines))
     print()
     print(last, flush=True)

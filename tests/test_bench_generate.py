@@ -83,3 +83,22 @@ def test_hugo_and_mkdocs_inputs_hold_the_same_pages(generated):
     assert sample["name"] in (mkdocs / "docs" / rel).read_text(encoding="utf-8")
     config = yaml.safe_load((mkdocs / "mkdocs.yml").read_text(encoding="utf-8"))
     assert len(config["nav"]) <= 5            # a constant-size nav (every page in it is N²)
+
+
+def test_outputs_are_set_aside_before_a_timed_run_and_deleted_after(tmp_path, monkeypatch):
+    """A clean build must not start right after a big delete (ext4 without a journal scans
+    past recently freed inodes): outputs move to the trash and go only at the end."""
+    from bench import run
+    monkeypatch.setattr(run, "TRASH", tmp_path / "trash")
+    monkeypatch.setattr(run, "REPO", tmp_path)
+    out = tmp_path / "build" / "gongkai"
+    for n in range(2):
+        (out / "2020").mkdir(parents=True)
+        (out / "2020" / "index.html").write_text(f"run {n}", encoding="utf-8")
+        run.set_aside(out)
+        assert not out.exists()
+    kept = sorted(p.name for p in (tmp_path / "trash").iterdir())
+    assert len(kept) == 2 and all(name.endswith("-gongkai") for name in kept)
+    run.set_aside(tmp_path / "missing")          # nothing there: nothing to do
+    run.empty_trash()
+    assert not (tmp_path / "trash").exists()
