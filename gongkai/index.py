@@ -1,8 +1,10 @@
 """Search index stage: a Pagefind index of every agency-year and project page.
 
-The pipeline calls `build_index(staging_dir, config)` after every page is written to the
-staging folder and before it is swapped in, so an index failure keeps the old site; the
-dev server calls it on the live output folder.
+The pipeline calls `build_index(staging_dir, config, previous)` after every page is written
+to the staging folder and before it is swapped in, so an index failure keeps the old site;
+the dev server calls it on the live output folder. Large sites are indexed in parts, one
+Pagefind process each; a part whose pages' text is unchanged is taken from the `previous`
+bundle (`reusable_parts`) instead of being indexed again.
 
 Pagefind does not index the pages themselves (docs/search.md): for each page that carries
 `data-search-*` facets (templates/agency_year.html, templates/project.html) a "shadow"
@@ -22,6 +24,7 @@ output that it ran in non-extended mode.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import html
 import json
 import os
@@ -34,7 +37,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from . import parallel
+from . import parallel, searchtext
 from .config import Config
 from .searchtext import encode_string, fragment_text, heading_text, main_fragment, seal
 
@@ -44,6 +47,8 @@ BUNDLE = "pagefind"                  # the index folder in the site
 CHUNKS_FILE = "search-chunks.json"   # in BUNDLE
 PAGES_FILE = "search-pages.json"     # in BUNDLE
 PARTS_FILE = "search-parts.json"     # in BUNDLE: the other parts' folders, for mergeIndex
+KEYS_FILE = "search-keys.json"       # in BUNDLE: what each part was made from, to reuse it
+OWN_FILES = (CHUNKS_FILE, PAGES_FILE, PARTS_FILE, KEYS_FILE)   # ours, beside Pagefind's main part
 PART_PAGES = 500                     # pages per part at least before the index is split
 LANGUAGE = "zxx"                     # ISO 639-2 "no linguistic content": no segmenter, no stemmer
 FACET_PREFIX = "data-search-"
@@ -164,8 +169,9 @@ def site_pages(site_dir: Path) -> list[str]:
     return pages
 
 
-def _shadow_task(paths: list[str]) -> list[tuple[str, dict[str, str]]]:
-    """Write the shadow pages of some pages; return (path, facets) of each searched one."""
+def _shadow_task(paths: list[str]) -> list[tuple[str, dict[str, str], bytes]]:
+    """Write the shadow pages of some pages; return (path, facets, digest of the shadow
+    page) of each searched one."""
     site_dir, shadow_dir = parallel.STATE["search_site"], parallel.STATE["search_shadow"]
     written = []
     for rel in paths:
@@ -174,33 +180,42 @@ def _shadow_task(paths: list[str]) -> list[tuple[str, dict[str, str]]]:
         if shadowed is None:
             continue
         shadow, facets = shadowed
+        data = shadow.encode("utf-8")
         target = os.path.join(shadow_dir, rel)      # its folder exists (write_shadow)
-        with open(target, "w", encoding="utf-8") as f:
-            f.write(shadow)
-        written.append((rel, facets))
+        with open(target, "wb") as f:
+            f.write(data)
+        written.append((rel, facets, hashlib.sha256(data).digest()))
     return written
 
 
 def write_shadow(site_dir: Path, shadow_dir: Path, workers: Optional[int] = None,
-                 pages: Optional[list[str]] = None) -> dict[str, dict[str, str]]:
-    """Write the shadow page of every searched page of `site_dir`; return the facets of
-    each, by the URL Pagefind gives it (`/2020/287002/index.html`)."""
+                 pages: Optional[list[str]] = None) -> tuple[dict[str, dict[str, str]], dict[str, bytes]]:
+    """Write the shadow page of every searched page of `site_dir`. Return the facets of
+    each, by the URL Pagefind gives it (`/2020/287002/index.html`), and the digest of each
+    shadow page, by its path (`2020/287002/index.html`)."""
     pages = site_pages(site_dir) if pages is None else pages
-    # Every folder is made here, in path order, before any worker writes: Pagefind numbers
-    # pages in the order it reads the folders, which on tmpfs follows the order they were made.
+    _make_folders(shadow_dir, pages)
+    parallel.STATE.update(search_site=str(site_dir), search_shadow=str(shadow_dir))
+    workers = _workers() if workers is None else workers
+    work = parallel.tasks(pages, 200)
+    facets, digests = {}, {}
+    for found in parallel.run(_shadow_task, work, workers if len(pages) >= 400 else 1):
+        for rel, page, digest in found:
+            facets[f"/{rel}"] = page
+            digests[rel] = digest
+    return facets, digests
+
+
+def _make_folders(root: Path, pages: list[str]) -> None:
+    """Every folder of `pages` under `root`, in path order, before any page is put there:
+    Pagefind numbers pages in the order it reads the folders, which on tmpfs follows the
+    order they were made."""
     made = {""}
     for rel in pages:
         folder = os.path.dirname(rel)
         if folder not in made:
-            os.makedirs(os.path.join(shadow_dir, folder), exist_ok=True)
+            os.makedirs(os.path.join(root, folder), exist_ok=True)
             made.add(folder)
-    parallel.STATE.update(search_site=str(site_dir), search_shadow=str(shadow_dir))
-    workers = _workers() if workers is None else workers
-    work = parallel.tasks(pages, 200)
-    facets = {}
-    for found in parallel.run(_shadow_task, work, workers if len(pages) >= 400 else 1):
-        facets.update((f"/{rel}", page) for rel, page in found)
-    return facets
 
 
 SHM = "/dev/shm"
@@ -285,55 +300,169 @@ def part_folder(n: int) -> str:
     return "" if n == 0 else f"part-{n + 1}/"
 
 
-def build_index(site_dir: Path, config: Optional[Config] = None) -> dict:
-    """Build the search index in `site_dir/pagefind/`; return figures (pages, seconds, bytes).
+def split_pages(pages: list[str], parts: int) -> list[list[str]]:
+    """`pages` (sorted) in at most `parts` shares of whole agency years (a page's first two
+    folders, `2020/287002/…`), in path order, none empty. An edit inside one agency year
+    then changes one share, and only that part of the index is built again; a split by
+    page counts would move pages across every later boundary when a project is added."""
+    groups: dict[str, list[str]] = {}
+    for rel in pages:
+        groups.setdefault("/".join(rel.split("/")[:2]), []).append(rel)
+    parts = max(1, min(parts, len(groups)))
+    shares: list[list[str]] = [[] for _ in range(parts)]
+    for i, members in enumerate(groups.values()):
+        shares[i * parts // len(groups)] += members
+    return shares
 
-    Raises SearchIndexError (or OSError) on failure; `site_dir` then has no new index.
+
+def part_key(share: list[str], digests: dict[str, bytes]) -> str:
+    """What a part of the index is made from: its pages' paths and shadow pages, the
+    Pagefind version and options, and the code that writes shadow pages and runs Pagefind.
+    Equal keys, equal part: Pagefind's output depends on nothing else (tested)."""
+    key = hashlib.sha256(" ".join([PAGEFIND_VERSION, *_pagefind_cmd(Path(), Path(), Path())[1:]]).encode())
+    for module in (searchtext.__file__, __file__):
+        key.update(Path(module).read_bytes())
+    for rel in share:
+        key.update(rel.encode("utf-8") + b"\0" + digests[rel])
+    return key.hexdigest()
+
+
+def part_files(folder: Path, main: bool) -> Optional[list[str]]:
+    """Pagefind's files of one part (sorted paths relative to `folder`; the main part's
+    folder also holds our files and the other parts), or None if anything there is not a
+    plain file or folder."""
+    found = []
+    stack = [("", str(folder))]
+    try:
+        while stack:
+            base, path = stack.pop()
+            with os.scandir(path) as entries:
+                for entry in entries:
+                    if main and not base and (entry.name in OWN_FILES or entry.name.startswith("part-")):
+                        continue
+                    if entry.is_symlink():
+                        return None
+                    if entry.is_dir():
+                        stack.append((f"{base}{entry.name}/", entry.path))
+                    elif entry.is_file():
+                        found.append(base + entry.name)
+                    else:
+                        return None
+    except OSError:
+        return None
+    return sorted(found)
+
+
+def files_digest(folder: Path, files: list[str]) -> str:
+    digest = hashlib.sha256()
+    for rel in files:
+        data = (folder / rel).read_bytes()
+        digest.update(f"{rel}\0{len(data)}\0".encode("utf-8") + data)
+    return digest.hexdigest()
+
+
+def reusable_parts(bundle: Path) -> dict[str, tuple[Path, list[str]]]:
+    """The parts of an earlier index bundle that may be used again, by key: (folder, files)
+    of each part whose files are still exactly those it was finished with."""
+    try:
+        recorded = json.loads((bundle / KEYS_FILE).read_text(encoding="utf-8"))["parts"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    found = {}
+    for part in recorded if isinstance(recorded, list) else []:
+        if not isinstance(part, dict) or not all(isinstance(part.get(k), str) for k in ("folder", "key", "files")):
+            continue
+        if not re.fullmatch(r"(?:part-[0-9]+/)?", part["folder"]):
+            continue                      # only folders this module writes
+        folder = bundle / part["folder"]
+        files = part_files(folder, main=not part["folder"])
+        try:
+            if files and files_digest(folder, files) == part["files"]:
+                found[part["key"]] = (folder, files)
+        except OSError:
+            continue
+    return found
+
+
+def _link_part(folder: Path, files: list[str], output: Path) -> None:
+    """An earlier part's files into `output`: hard links (no bytes copied, and the old
+    bundle is deleted once the new one is in place), copies where links are refused."""
+    for rel in files:
+        target = output / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(folder / rel, target)
+        except OSError:
+            shutil.copyfile(folder / rel, target)
+
+
+def _move_shadows(written: Path, source: Path, share: list[str]) -> None:
+    """The shadow pages of one share into a folder of their own, for one Pagefind."""
+    _make_folders(source, share)
+    for rel in share:
+        os.rename(written / rel, source / rel)
+
+
+def build_index(site_dir: Path, config: Optional[Config] = None, previous: Optional[Path] = None) -> dict:
+    """Build the search index in `site_dir/pagefind/`; return figures (pages, parts, parts
+    reused, seconds, bytes).
+
+    A part whose pages' shadow pages are all as in the bundle `previous` (default: the one
+    being replaced, `site_dir/pagefind/`) is taken from there instead of being indexed again:
+    no page text changed in it. Raises SearchIndexError (or OSError) on failure; `site_dir`
+    then has no new index.
     """
     site_dir = Path(site_dir)
+    previous = site_dir / BUNDLE if previous is None else Path(previous)
     started = time.perf_counter()
     binary = pagefind_binary()
     pages = site_pages(site_dir)
     scratch = scratch_dir(len(pages))
     remove_stale_scratch(scratch)
-    parts = part_count(len(pages))
-    size = -(-len(pages) // parts)
-    shares = [pages[i:i + size] for i in range(0, len(pages), size)] or [[]]
     with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=scratch) as tmp:
-        shadows = [Path(tmp) / f"pages-{n}" for n in range(len(shares))]
-        found: list[dict[str, dict[str, str]]] = []
-        for shadow, share in zip(shadows, shares):
-            shadow.mkdir()
-            found.append(write_shadow(site_dir, shadow, pages=share))
-        facets = {url: page for part in found for url, page in part.items()}
+        written = Path(tmp) / "pages"
+        written.mkdir()
+        facets, digests = write_shadow(site_dir, written, pages=pages)
         shadow_seconds = time.perf_counter() - started
         if not facets:
             raise SearchIndexError("no page to index: no page carries data-search-* facets")
-        shadows = [shadow for shadow, part in zip(shadows, found) if part]
+        shares = split_pages(sorted(digests), part_count(len(digests)))
+        keys = [part_key(share, digests) for share in shares]
+        earlier = reusable_parts(previous) if previous.is_dir() else {}
         # Into a new folder beside the old bundle, swapped in when complete: the dev server
         # keeps serving the previous index meanwhile, and no stale file survives.
         fresh = Path(tempfile.mkdtemp(prefix=f".{BUNDLE}-new-", dir=site_dir))
         # The other parts are written beside it (same file system: moved in by a rename).
-        outputs = [fresh] + [fresh.with_name(f"{fresh.name}-{n}") for n in range(1, len(shadows))]
+        outputs = [fresh] + [fresh.with_name(f"{fresh.name}-{n}") for n in range(1, len(shares))]
         try:
-            for log in run_pagefinds(binary, list(zip(shadows, outputs))):
+            jobs = []
+            for n, (share, key, output) in enumerate(zip(shares, keys, outputs)):
+                if key in earlier:
+                    _link_part(*earlier[key], output)
+                else:
+                    source = Path(tmp) / f"part-{n}"
+                    _move_shadows(written, source, share)
+                    jobs.append((source, output))
+            for log in run_pagefinds(binary, jobs):
                 check_log(log)
             for n, output in enumerate(outputs[1:], 1):
                 finish_part(output)
                 output.rename(fresh / part_folder(n))
-            finish_bundle(fresh, facets, len(outputs))
+            finish_bundle(fresh, facets, len(outputs), keys)
             swap_in(fresh, site_dir / BUNDLE)
         finally:
             for output in outputs:
                 shutil.rmtree(output, ignore_errors=True)
     stats = index_stats(site_dir)
-    stats.update(pages=len(facets), parts=len(shadows), seconds=round(time.perf_counter() - started, 3),
-                 shadow_seconds=round(shadow_seconds, 3))
+    stats.update(pages=len(facets), parts=len(shares), reused=len(shares) - len(jobs),
+                 seconds=round(time.perf_counter() - started, 3), shadow_seconds=round(shadow_seconds, 3))
     return stats
 
 
 def run_pagefinds(binary: Path, jobs: list[tuple[Path, Path]]) -> list[str]:
     """Run Pagefind on each (shadow folder, output folder) at once; their logs, in order."""
+    if not jobs:
+        return []
     if len(jobs) == 1:
         return [run_pagefind(binary, *jobs[0])]
     procs = []
@@ -366,9 +495,11 @@ def finish_part(bundle: Path) -> Path:
     return metas[0]
 
 
-def finish_bundle(bundle: Path, facets: dict[str, dict[str, str]], parts: int = 1) -> None:
+def finish_bundle(bundle: Path, facets: dict[str, dict[str, str]], parts: int = 1,
+                  keys: Optional[list[str]] = None) -> None:
     """Finish the main part; write the list of the other parts, the word ranges of every
-    part's index chunks and the facets of every page (all parts together)."""
+    part's index chunks, the facets of every page (all parts together) and, with `keys`,
+    each part's key and the digest of its files (KEYS_FILE, for `reusable_parts`)."""
     finish_part(bundle)
     folders = [bundle / part_folder(n) for n in range(parts)]
     chunks = sorted([c[0], c[1]] for folder in folders
@@ -376,6 +507,12 @@ def finish_bundle(bundle: Path, facets: dict[str, dict[str, str]], parts: int = 
     (bundle / CHUNKS_FILE).write_text(json.dumps(chunks, separators=(",", ":")), encoding="utf-8")
     (bundle / PARTS_FILE).write_text(json.dumps([part_folder(n) for n in range(1, parts)]), encoding="utf-8")
     write_pages_file(bundle, facets, folders)
+    if keys is not None:
+        recorded = []
+        for n, (folder, key) in enumerate(zip(folders, keys)):
+            files = part_files(folder, main=n == 0) or []
+            recorded.append({"folder": part_folder(n), "key": key, "files": files_digest(folder, files)})
+        (bundle / KEYS_FILE).write_text(json.dumps({"parts": recorded}, indent=1), encoding="utf-8")
     for path in bundle.rglob("*"):
         os.chmod(path, 0o755 if path.is_dir() else 0o644)
 

@@ -134,7 +134,7 @@ def _build(config_path: Path, output: Optional[str | Path], search: bool, force:
         say(f"{exc.args[0]}: error: content folder not found")
         return 1
     work = SiteBuild(config, epoch)
-    index = verify.checked(_index_step(config) if search else None, work.scans)   # then check every page
+    index = verify.checked(_index_step(config, target) if search else None, work.scans)   # then check every page
     try:
         publish(lambda staging: work.fill(staging, files), target, config.content_dir, config.root,
                 before_swap=index, stamp=stamp)
@@ -294,12 +294,16 @@ class IndexFailed(Exception):
     """The search index step raised; the message is its error."""
 
 
-def _index_step(config):
-    """The search step run on the staging folder before it is swapped in."""
+def _index_step(config, target: Path):
+    """The search step run on the staging folder before it is swapped in. Parts of the
+    index whose pages' text did not change are taken from the site being replaced."""
     def run(staging: Path) -> None:
-        from .index import build_index
+        from .index import BUNDLE, build_index
         try:
-            build_index(staging, config)
+            stats = build_index(staging, config, previous=Path(target) / BUNDLE)
         except Exception as exc:  # the index has its own failure modes; the site must not swap in
             raise IndexFailed(str(exc) or type(exc).__name__) from exc
+        if stats.get("reused"):
+            say(f"search index: {stats['reused']} of {stats['parts']} part(s) unchanged, "
+                f"taken from the previous build")
     return run

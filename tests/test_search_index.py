@@ -231,3 +231,78 @@ def test_shadow_scratch_folder(tmp_path: Path, monkeypatch):
         (tmp_path / name / "pages").mkdir(parents=True)
     index.remove_stale_scratch(str(tmp_path))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[1:])
+
+
+def test_split_pages_keeps_agency_years_whole():
+    """Shares are whole agency years in path order, never empty; adding a project page to
+    one agency year changes only the share that holds it."""
+    years = [f"2020/{n:06d}" for n in range(10)]
+    pages = sorted([f"{y}/index.html" for y in years] + [f"{y}/p{k}/index.html" for y in years for k in range(3)])
+    shares = index.split_pages(pages, 3)
+    assert [len(s) for s in shares] == [16, 12, 12] and sum(shares, []) == pages
+    assert all(len({"/".join(p.split("/")[:2]) for p in s} & {"/".join(p.split("/")[:2]) for p in t}) == 0
+               for s in shares for t in shares if s is not t)
+    grown = index.split_pages(sorted(pages + ["2020/000004/p9/index.html"]), 3)
+    assert [s != t for s, t in zip(shares, grown)] == [False, True, False]
+    assert index.split_pages(pages[:4], 3) == [pages[:4]]            # one agency year: one share
+
+
+def edit_page_text(site: Path) -> Path:
+    """Change the text of one project page's goals."""
+    page = sorted(site.glob("2020/*/*/index.html"))[-1]
+    source = page.read_text(encoding="utf-8")
+    assert '<p class="pre goals">' in source
+    page.write_text(source.replace('<p class="pre goals">', '<p class="pre goals">新增一句文字。', 1), encoding="utf-8")
+    return page
+
+
+def test_unchanged_parts_of_the_index_are_reused(site_dir: Path, tmp_path: Path, monkeypatch):
+    """A part whose pages' text did not change is taken from the bundle being replaced
+    (the dev server, and `build.py build` from the live site); the result is always
+    byte-identical to an index built from nothing, and a part whose files were touched
+    since is indexed again."""
+    monkeypatch.setenv("GONGKAI_SEARCH_PARTS", "3")
+    site = tmp_path / "site"
+    shutil.copytree(site_dir, site, ignore=shutil.ignore_patterns("pagefind"))
+
+    def fresh_digest() -> str:
+        copy = tmp_path / f"fresh-{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(site, copy, ignore=shutil.ignore_patterns("pagefind"))
+        assert index.build_index(copy)["reused"] == 0
+        return tree_digest(copy / "pagefind")
+
+    first = index.build_index(site)
+    assert (first["parts"], first["reused"]) == (3, 0)
+    digest = tree_digest(site / "pagefind")
+    assert index.build_index(site)["reused"] == 3                    # nothing changed
+    assert tree_digest(site / "pagefind") == digest
+
+    edit_page_text(site)
+    assert index.build_index(site)["reused"] == 2
+    assert tree_digest(site / "pagefind") == fresh_digest() != digest
+
+    fragment = sorted((site / "pagefind" / "part-3" / "fragment").iterdir())[0]
+    fragment.write_bytes(fragment.read_bytes() + b"\0")              # a part touched after the build
+    (site / "pagefind" / "part-2" / "extra").symlink_to("/etc/hostname")   # a link: never taken over
+    assert index.build_index(site)["reused"] == 1
+    assert tree_digest(site / "pagefind") == fresh_digest()
+
+    keys = json.loads((site / "pagefind" / index.KEYS_FILE).read_text())["parts"]
+    keys[0]["folder"] = "../../"                                     # only folders of the bundle
+    (site / "pagefind" / index.KEYS_FILE).write_text(json.dumps({"parts": keys}))
+    assert index.reusable_parts(site / "pagefind").keys() == {k["key"] for k in keys[1:]}
+
+
+def test_build_takes_unchanged_index_parts_from_the_live_site(tmp_path: Path):
+    """`build.py build` with search, again with --force: no page text changed, so the index
+    is taken from the site being replaced, and is the same."""
+    import subprocess
+    import sys
+    out = tmp_path / "site"
+    cmd = [sys.executable, str(REPO / "build.py"), "build", "--output", str(out)]
+    first = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=True)
+    assert "search index:" not in first.stderr
+    digest = tree_digest(out / "pagefind")
+    again = subprocess.run(cmd + ["--force"], cwd=REPO, capture_output=True, text=True, check=True)
+    assert "search index: 1 of 1 part(s) unchanged, taken from the previous build" in again.stderr
+    assert tree_digest(out / "pagefind") == digest
