@@ -8,7 +8,11 @@ characters (docs/search.md):
 
 * `main_text(html)` is the text a reader sees in `<main>`: tags removed, entities decoded,
   a space where a block element (cell, paragraph, heading…) ends, whitespace collapsed.
-  The `<nav>` of previous/next links is skipped: it names other pages.
+  The `<nav>` of previous/next links is skipped: it names other pages. So is every element
+  marked `data-search-skip` in the templates: what the site adds to the document (captions
+  and hints it writes, the chart that repeats the plan table, derived values and notes,
+  the download lists). Search covers the document's own text, and a query for a label the
+  site prints on every page does not answer with every page.
 * `encode(text)` turns that text into one token per character, so token i is character i
   and Pagefind's word positions are character positions:
   - a letter or digit c followed by another one d: the bigram code E(c)+E(d); followed by
@@ -56,6 +60,8 @@ INLINE = ("a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "del", "dfn", 
           "kbd", "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u",
           "var", "wbr")
 _SKIP_RE = re.compile(r"<(script|style|template|nav)\b[^>]*>.*?</\1\s*>", re.DOTALL)
+SKIP_ATTR = "data-search-skip"   # on an element with an end tag: left out with all it holds
+_MARKED_RE = re.compile(rf"<([a-z][a-z0-9]*)\b[^>]*?\s{SKIP_ATTR}(?=[\s=/>])[^>]*>")
 _INLINE_TAG_RE = re.compile(rf"</?(?:{'|'.join(INLINE)})(?=[\s/>])[^>]*>")
 _TAG_RE = re.compile(r"<[^>]*>")
 _H1_RE = re.compile(r"<h1\b[^>]*>(.*?)</h1\s*>", re.DOTALL)
@@ -69,10 +75,36 @@ def norm_text(text: str) -> str:
 
 def fragment_text(fragment: str) -> str:
     """The reader's text of an HTML fragment (see the module docstring)."""
+    if SKIP_ATTR in fragment:
+        fragment = drop_marked(fragment)
     fragment = _SKIP_RE.sub(" ", fragment)
     fragment = _INLINE_TAG_RE.sub("", fragment)
     fragment = _TAG_RE.sub(" ", fragment)
     return norm_text(html.unescape(fragment))
+
+
+@functools.lru_cache(maxsize=64)
+def _tag_edges(tag: str) -> re.Pattern:
+    return re.compile(rf"<(/?){tag}(?=[\s/>])")
+
+
+def drop_marked(fragment: str) -> str:
+    """`fragment` without the elements marked `data-search-skip` (each with its content, up
+    to its own end tag, nested elements of the same name counted), each read as a space."""
+    kept, pos = [], 0
+    while (start := _MARKED_RE.search(fragment, pos)) is not None:
+        edges, depth, end = _tag_edges(start.group(1)), 1, start.end()
+        while depth:
+            edge = edges.search(fragment, end)
+            if edge is None:
+                end = len(fragment)
+                break
+            depth += -1 if edge.group(1) else 1
+            end = fragment.find(">", edge.end()) + 1 or len(fragment)
+        kept += (fragment[pos:start.start()], " ")
+        pos = end
+    kept.append(fragment[pos:])
+    return "".join(kept)
 
 
 def main_fragment(page: str) -> str | None:

@@ -5,8 +5,10 @@ through `search()` of the built site's assets/search.js in headless Chromium, se
 /zwgk/jxgk/ with the site's CSP. The truth is computed here, independently of gongkai/:
 a page is relevant to a query when every space-separated term occurs (case-insensitively)
 in its main content, i.e. the text of `<main>` with a space where a block element ends,
-whitespace collapsed, and the previous/next `<nav>` (it names other pages) left out. The
-searched pages are the agency-year and project pages (those with `data-search-kind`).
+whitespace collapsed, and the previous/next `<nav>` (it names other pages) and the
+elements marked `data-search-skip` (what the site adds: its captions and hints, the
+chart, derived values, download lists) left out. The searched pages are the agency-year
+and project pages (those with `data-search-kind`).
 
 Targets (docs/search.md): recall >= 99 %, precision >= 95 % over all (query, page) pairs,
 and for name queries (agency, place, project, code) every relevant page ranks above
@@ -56,6 +58,7 @@ class MainText(html.parser.HTMLParser):
         self.main = self.skip = 0
         self.parts: list[str] = []
         self.searched = False
+        self.marked: list = []          # [tag, depth] of the data-search-skip element we are in
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
         if tag == "main":
@@ -64,6 +67,11 @@ class MainText(html.parser.HTMLParser):
             self.searched = True
         if self.main:
             if tag in SKIPPED:
+                self.skip += 1
+            if self.marked and tag == self.marked[0]:
+                self.marked[1] += 1
+            elif not self.marked and any(name == "data-search-skip" for name, _ in attrs):
+                self.marked = [tag, 1]
                 self.skip += 1
             if tag not in INLINE:
                 self.parts.append(" ")
@@ -77,6 +85,12 @@ class MainText(html.parser.HTMLParser):
         if self.main:
             if tag in SKIPPED:
                 self.skip -= 1
+            if self.marked and tag == self.marked[0]:
+                self.marked[1] -= 1
+                if not self.marked[1]:
+                    self.marked = []
+                    self.skip -= 1
+                    self.parts.append(" ")
             if tag not in INLINE:
                 self.parts.append(" ")
         if tag == "main":

@@ -77,6 +77,10 @@ def test_main_text_reads_like_the_page():
             '<nav class="prev-next"><a href="y">下一个项目</a></nav><script>x()</script></main>'
             '<footer>页脚</footer></body></html>')
     assert main_text(page) == "标题一 项目编码 287-0601 A&B 老干部局"
+    marked = ('<main><p>甲</p><figure class="chart" data-search-skip><svg><desc>乙</desc></svg>'
+              '<figcaption>丙</figcaption></figure><p>丁</p><div data-search-skip><div>戊</div>己</div>'
+              '<td data-search-skip=""><span class="vh">庚</span></td>辛<p data-search-skipped>壬</p></main>')
+    assert main_text(marked) == "甲 丁 辛 壬"
     assert main_text("<html><body><p>无 main</p></body></html>") == ""
 
 
