@@ -238,17 +238,20 @@ def test_shadow_scratch_folder(tmp_path: Path, monkeypatch):
 
 
 def test_split_pages_keeps_agency_years_whole():
-    """Shares are whole agency years in path order, never empty; adding a project page to
-    one agency year changes only the share that holds it."""
+    """Shares are whole agency years in path order, never empty, as even in pages as whole
+    agency years allow; adding a project page to one agency year away from a boundary
+    changes only the share that holds it."""
     years = [f"2020/{n:06d}" for n in range(10)]
     pages = sorted([f"{y}/index.html" for y in years] + [f"{y}/p{k}/index.html" for y in years for k in range(3)])
     shares = index.split_pages(pages, 3)
-    assert [len(s) for s in shares] == [16, 12, 12] and sum(shares, []) == pages
+    assert [len(s) for s in shares] == [12, 16, 12] and sum(shares, []) == pages
     assert all(len({"/".join(p.split("/")[:2]) for p in s} & {"/".join(p.split("/")[:2]) for p in t}) == 0
                for s in shares for t in shares if s is not t)
     grown = index.split_pages(sorted(pages + ["2020/000004/p9/index.html"]), 3)
     assert [s != t for s, t in zip(shares, grown)] == [False, True, False]
     assert index.split_pages(pages[:4], 3) == [pages[:4]]            # one agency year: one share
+    uneven = sorted([f"2020/{n:06d}/p{k}/index.html" for n, size in enumerate([30, 1, 1, 1, 9]) for k in range(size)])
+    assert [len(s) for s in index.split_pages(uneven, 3)] == [30, 1, 11]
 
 
 def edit_page_text(site: Path) -> Path:
