@@ -23,6 +23,7 @@ output that it ran in non-extended mode.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import html
@@ -36,7 +37,7 @@ import threading
 import time
 import zlib
 from pathlib import Path
-from typing import Optional
+from typing import Iterable, Iterator, Optional
 
 from . import parallel, searchtext
 from .config import Config
@@ -170,41 +171,81 @@ def site_pages(site_dir: Path) -> list[str]:
     return pages
 
 
+def _write_shadow_page(rel: str, page: str, shadow_dir: str) -> Optional[tuple[str, dict[str, str], bytes]]:
+    """Write the shadow page of the page `rel` (its HTML `page`) under `shadow_dir`, whose
+    folder for it exists; (path, facets, digest of the shadow page), or None if not searched."""
+    shadowed = _shadow(page)
+    if shadowed is None:
+        return None
+    shadow, facets = shadowed
+    data = shadow.encode("utf-8")
+    with open(os.path.join(shadow_dir, rel), "wb") as f:
+        f.write(data)
+    return rel, facets, hashlib.sha256(data).digest()
+
+
 def _shadow_task(paths: list[str]) -> list[tuple[str, dict[str, str], bytes]]:
-    """Write the shadow pages of some pages; return (path, facets, digest of the shadow
-    page) of each searched one."""
+    """Write the shadow pages of some pages of the site; (path, facets, digest) of each searched one."""
     site_dir, shadow_dir = parallel.STATE["search_site"], parallel.STATE["search_shadow"]
     written = []
     for rel in paths:
         with open(os.path.join(site_dir, rel), encoding="utf-8") as f:
-            shadowed = _shadow(f.read())
-        if shadowed is None:
-            continue
-        shadow, facets = shadowed
-        data = shadow.encode("utf-8")
-        target = os.path.join(shadow_dir, rel)      # its folder exists (write_shadow)
-        with open(target, "wb") as f:
-            f.write(data)
-        written.append((rel, facets, hashlib.sha256(data).digest()))
+            found = _write_shadow_page(rel, f.read(), shadow_dir)
+        if found is not None:
+            written.append(found)
     return written
 
 
-def write_shadow(site_dir: Path, shadow_dir: Path, workers: Optional[int] = None,
-                 pages: Optional[list[str]] = None) -> tuple[dict[str, dict[str, str]], dict[str, bytes]]:
-    """Write the shadow page of every searched page of `site_dir`. Return the facets of
-    each, by the URL Pagefind gives it (`/2020/287002/index.html`), and the digest of each
-    shadow page, by its path (`2020/287002/index.html`)."""
-    pages = site_pages(site_dir) if pages is None else pages
-    _make_folders(shadow_dir, pages)
-    parallel.STATE.update(search_site=str(site_dir), search_shadow=str(shadow_dir))
+def shadow_files(files: dict[str, bytes], shadow_dir: str) -> list[tuple[str, dict[str, str], bytes]]:
+    """The shadow pages of rendered pages still in memory (a build worker's, before they
+    are read back from disk): (path, facets, digest) of each searched one."""
+    written = []
+    for rel in sorted(files):
+        if rel.endswith(".html"):
+            os.makedirs(os.path.join(shadow_dir, os.path.dirname(rel)), exist_ok=True)
+            found = _write_shadow_page(rel, files[rel].decode("utf-8"), shadow_dir)
+            if found is not None:
+                written.append(found)
+    return written
+
+
+class ShadowPages:
+    """A site's shadow pages in a scratch folder (`root/pages/`, mirroring the site), the
+    facets of each by URL and its digest by path, and which pages were looked at."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.folder = self.root / "pages"
+        self.folder.mkdir(exist_ok=True)
+        self.facets: dict[str, dict[str, str]] = {}
+        self.digests: dict[str, bytes] = {}
+        self.seen: set[str] = set()
+
+    def add(self, found: list[tuple[str, dict[str, str], bytes]], seen: Iterable[str]) -> None:
+        for rel, facets, digest in found:
+            self.facets[f"/{rel}"] = facets
+            self.digests[rel] = digest
+        self.seen.update(seen)
+
+
+@contextlib.contextmanager
+def scratch(pages: int) -> Iterator[Path]:
+    """A scratch folder for the shadow pages of about `pages` pages (see scratch_dir),
+    removed afterwards; those of killed builds are removed first."""
+    folder = scratch_dir(pages)
+    remove_stale_scratch(folder)
+    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=folder) as tmp:
+        yield Path(tmp)
+
+
+def write_shadow(site_dir: Path, shadows: ShadowPages, pages: list[str], workers: Optional[int] = None) -> None:
+    """Write the shadow pages of `pages` of `site_dir` into `shadows` (in parallel)."""
+    _make_folders(shadows.folder, pages)
+    parallel.STATE.update(search_site=str(site_dir), search_shadow=str(shadows.folder))
     workers = _workers() if workers is None else workers
-    work = parallel.tasks(pages, 200)
-    facets, digests = {}, {}
-    for found in parallel.run(_shadow_task, work, workers if len(pages) >= 400 else 1):
-        for rel, page, digest in found:
-            facets[f"/{rel}"] = page
-            digests[rel] = digest
-    return facets, digests
+    for found in parallel.run(_shadow_task, parallel.tasks(pages, 200), workers if len(pages) >= 400 else 1):
+        shadows.add(found, ())
+    shadows.seen.update(pages)
 
 
 def _make_folders(root: Path, pages: list[str]) -> None:
@@ -414,26 +455,30 @@ def _move_shadows(written: Path, source: Path, share: list[str]) -> None:
         os.rename(written / rel, source / rel)
 
 
-def build_index(site_dir: Path, config: Optional[Config] = None, previous: Optional[Path] = None) -> dict:
+def build_index(site_dir: Path, config: Optional[Config] = None, previous: Optional[Path] = None,
+                shadows: Optional[ShadowPages] = None) -> dict:
     """Build the search index in `site_dir/pagefind/`; return figures (pages, parts, parts
     reused, seconds, bytes).
 
-    A part whose pages' shadow pages are all as in the bundle `previous` (default: the one
-    being replaced, `site_dir/pagefind/`) is taken from there instead of being indexed again:
-    no page text changed in it. Raises SearchIndexError (or OSError) on failure; `site_dir`
-    then has no new index.
+    `shadows` holds shadow pages written already (the build's workers write those of the
+    pages they render); the other pages' are written here. A part whose pages' shadow
+    pages are all as in the bundle `previous` (default: the one being replaced,
+    `site_dir/pagefind/`) is taken from there instead of being indexed again: no page text
+    changed in it. Raises SearchIndexError (or OSError) on failure; `site_dir` then has no
+    new index.
     """
     site_dir = Path(site_dir)
     previous = site_dir / BUNDLE if previous is None else Path(previous)
     started = time.perf_counter()
     binary = pagefind_binary()
     pages = site_pages(site_dir)
-    scratch = scratch_dir(len(pages))
-    remove_stale_scratch(scratch)
-    with tempfile.TemporaryDirectory(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=scratch) as tmp:
-        written = Path(tmp) / "pages"
-        written.mkdir()
-        facets, digests = write_shadow(site_dir, written, pages=pages)
+    with contextlib.ExitStack() as stack:
+        if shadows is None:
+            shadows = ShadowPages(stack.enter_context(scratch(len(pages))))
+        rest = [rel for rel in pages if rel not in shadows.seen]
+        if rest:
+            write_shadow(site_dir, shadows, rest)
+        tmp, written, facets, digests = shadows.root, shadows.folder, shadows.facets, shadows.digests
         shadow_seconds = time.perf_counter() - started
         if not facets:
             raise SearchIndexError("no page to index: no page carries data-search-* facets")

@@ -19,7 +19,7 @@ from typing import Iterator, Optional
 
 import jinja2
 
-from . import opendata, parallel, verify
+from . import index, opendata, parallel, verify
 from .cache import ParseCache
 from .config import load_config
 from .content import address_clashes, find_files, order, read_year
@@ -133,11 +133,25 @@ def _build(config_path: Path, output: Optional[str | Path], search: bool, force:
     except FileNotFoundError as exc:
         say(f"{exc.args[0]}: error: content folder not found")
         return 1
-    work = SiteBuild(config, epoch)
-    index = verify.checked(_index_step(config, target) if search else None, work.scans)   # then check every page
+    with contextlib.ExitStack() as scratch:
+        # With search, the workers write each page's shadow page while its bytes are in memory.
+        shadows = None
+        if search:
+            try:
+                shadows = index.ShadowPages(scratch.enter_context(index.scratch(len(files) * 16)))
+            except OSError as exc:
+                say(f"error: search index failed: no scratch folder for it: {exc}")
+                return 1
+        work = SiteBuild(config, epoch, shadows)
+        step = verify.checked(_index_step(config, target, shadows) if search else None, work.scans)
+        return _publish(work, files, target, config, stamp, step)
+
+
+def _publish(work: "SiteBuild", files: list[Path], target: Path, config, stamp: str, step) -> int:
+    """Fill, index, check and swap in the site; report what happened."""
     try:
         publish(lambda staging: work.fill(staging, files), target, config.content_dir, config.root,
-                before_swap=index, stamp=stamp)
+                before_swap=step, stamp=stamp)
     except ContentFailed as exc:
         errors = report(exc.problems)
         say(f"build stopped: {errors} error(s); nothing was written")
@@ -191,8 +205,8 @@ class SiteBuild:
     (`derive.outline`) and its open-data files' entries for the data package, for the
     site-wide pages and data it makes last."""
 
-    def __init__(self, config, epoch: Optional[datetime.date]):
-        self.config, self.epoch = config, epoch
+    def __init__(self, config, epoch: Optional[datetime.date], shadows: Optional[index.ShadowPages] = None):
+        self.config, self.epoch, self.shadows = config, epoch, shadows
         self.outlines: list[YearFacts] = []
         self.problems: list[Problem] = []      # notes, once the build succeeded
         self.scans: list[verify.Scan] = []
@@ -208,7 +222,8 @@ class SiteBuild:
         except jinja2.TemplateError as exc:
             raise RenderFailed([template_problem(exc, renderer.templates)]) from None
         parallel.STATE.update(config=config, renderer=renderer, staging=staging,
-                              cache=ParseCache(config.root / ".cache" / "models"))
+                              cache=ParseCache(config.root / ".cache" / "models"),
+                              shadow_folder=str(self.shadows.folder) if self.shadows else None)
         resources: list[list[dict]] = []
         failed: list[Problem] = []
         with Progress("生成页面", len(files)) as progress:
@@ -220,6 +235,8 @@ class SiteBuild:
                 self.scans.append(batch.scan)
                 self.pages += batch.pages
                 self.files += batch.files
+                if self.shadows is not None:
+                    self.shadows.add(batch.shadows, batch.seen)
                 progress.advance(batch.count)
         self.problems += address_clashes([f.year for f in self.outlines])
         if any(p.is_error for p in self.problems):
@@ -257,6 +274,8 @@ class Batch:
     scan: verify.Scan = field(default_factory=verify.Scan)
     pages: int = 0
     files: int = 0
+    shadows: list = field(default_factory=list)    # (path, facets, digest) of each shadow page written
+    seen: list[str] = field(default_factory=list)  # the pages whose shadow pages were made (if searched)
 
 
 def _year_task(paths: list[Path]) -> Batch:
@@ -284,6 +303,9 @@ def _year_task(paths: list[Path]) -> Batch:
     if batch.failed or any(p.is_error for p in batch.problems):
         return batch
     write_files(parallel.STATE["staging"], site)
+    if parallel.STATE.get("shadow_folder"):
+        batch.shadows = index.shadow_files(site.files, parallel.STATE["shadow_folder"])
+        batch.seen = [rel for rel in site.files if rel.endswith(".html")]
     batch.scan = verify.scan_written(site.files, (rel for _, rel in site.copies))
     batch.pages = sum(path.endswith(".html") for path in site.files)
     batch.files = len(site.files) + len(site.copies)
@@ -294,13 +316,12 @@ class IndexFailed(Exception):
     """The search index step raised; the message is its error."""
 
 
-def _index_step(config, target: Path):
+def _index_step(config, target: Path, shadows: Optional[index.ShadowPages]):
     """The search step run on the staging folder before it is swapped in. Parts of the
     index whose pages' text did not change are taken from the site being replaced."""
     def run(staging: Path) -> None:
-        from .index import BUNDLE, build_index
         try:
-            stats = build_index(staging, config, previous=Path(target) / BUNDLE)
+            stats = index.build_index(staging, config, previous=Path(target) / index.BUNDLE, shadows=shadows)
         except Exception as exc:  # the index has its own failure modes; the site must not swap in
             raise IndexFailed(str(exc) or type(exc).__name__) from exc
         if stats.get("reused"):
