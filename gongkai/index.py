@@ -37,7 +37,7 @@ import threading
 import time
 import zlib
 from pathlib import Path
-from typing import Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional
 
 from . import parallel, searchtext
 from .config import Config
@@ -171,15 +171,21 @@ def site_pages(site_dir: Path) -> list[str]:
     return pages
 
 
+def _flat(rel: str) -> str:
+    """The file name of the shadow page of `rel` in the flat folder they are first written
+    to (no folder per page to make and remove; `_move_shadows` puts them in a tree)."""
+    return rel.replace("%", "%25").replace("/", "%2F")
+
+
 def _write_shadow_page(rel: str, page: str, shadow_dir: str) -> Optional[tuple[str, dict[str, str], bytes]]:
-    """Write the shadow page of the page `rel` (its HTML `page`) under `shadow_dir`, whose
-    folder for it exists; (path, facets, digest of the shadow page), or None if not searched."""
+    """Write the shadow page of the page `rel` (its HTML `page`) into `shadow_dir`; (path,
+    facets, digest of the shadow page), or None if the page is not searched."""
     shadowed = _shadow(page)
     if shadowed is None:
         return None
     shadow, facets = shadowed
     data = shadow.encode("utf-8")
-    with open(os.path.join(shadow_dir, rel), "wb") as f:
+    with open(os.path.join(shadow_dir, _flat(rel)), "wb") as f:
         f.write(data)
     return rel, facets, hashlib.sha256(data).digest()
 
@@ -202,7 +208,6 @@ def shadow_files(files: dict[str, bytes], shadow_dir: str) -> list[tuple[str, di
     written = []
     for rel in sorted(files):
         if rel.endswith(".html"):
-            os.makedirs(os.path.join(shadow_dir, os.path.dirname(rel)), exist_ok=True)
             found = _write_shadow_page(rel, files[rel].decode("utf-8"), shadow_dir)
             if found is not None:
                 written.append(found)
@@ -210,8 +215,8 @@ def shadow_files(files: dict[str, bytes], shadow_dir: str) -> list[tuple[str, di
 
 
 class ShadowPages:
-    """A site's shadow pages in a scratch folder (`root/pages/`, mirroring the site), the
-    facets of each by URL and its digest by path, and which pages were looked at."""
+    """A site's shadow pages in a scratch folder (`root/pages/`, one flat folder: `_flat`),
+    the facets of each by URL and its digest by path, and which pages were looked at."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
@@ -240,7 +245,6 @@ def scratch(pages: int) -> Iterator[Path]:
 
 def write_shadow(site_dir: Path, shadows: ShadowPages, pages: list[str], workers: Optional[int] = None) -> None:
     """Write the shadow pages of `pages` of `site_dir` into `shadows` (in parallel)."""
-    _make_folders(shadows.folder, pages)
     parallel.STATE.update(search_site=str(site_dir), search_shadow=str(shadows.folder))
     workers = _workers() if workers is None else workers
     for found in parallel.run(_shadow_task, parallel.tasks(pages, 200), workers if len(pages) >= 400 else 1):
@@ -403,13 +407,16 @@ def part_files(folder: Path, main: bool) -> Optional[list[str]]:
     return sorted(found)
 
 
-def files_digest(folder: Path, files: list[str]) -> str:
+def files_digest(folder: Path, files: list[str], each: Optional[Callable[[str, bytes], None]] = None) -> str:
     """A digest of the files' names and bytes (not their times: the bundle is the same
-    from build to build)."""
+    from build to build); `each` sees every file's bytes as they are read."""
     digest = hashlib.sha256()
     for rel in files:
-        data = (folder / rel).read_bytes()
+        with open(os.path.join(folder, rel), "rb") as f:
+            data = f.read()
         digest.update(f"{rel}\0{len(data)}\0".encode("utf-8") + data)
+        if each is not None:
+            each(rel, data)
     return digest.hexdigest()
 
 
@@ -452,13 +459,13 @@ def _move_shadows(written: Path, source: Path, share: list[str]) -> None:
     """The shadow pages of one share into a folder of their own, for one Pagefind."""
     _make_folders(source, share)
     for rel in share:
-        os.rename(written / rel, source / rel)
+        os.rename(written / _flat(rel), source / rel)
 
 
 def build_index(site_dir: Path, config: Optional[Config] = None, previous: Optional[Path] = None,
                 shadows: Optional[ShadowPages] = None) -> dict:
     """Build the search index in `site_dir/pagefind/`; return figures (pages, parts, parts
-    reused, seconds, bytes).
+    reused, seconds; `index_stats` gives the sizes).
 
     `shadows` holds shadow pages written already (the build's workers write those of the
     pages they render); the other pages' are written here. A part whose pages' shadow
@@ -504,15 +511,13 @@ def build_index(site_dir: Path, config: Optional[Config] = None, previous: Optio
             for n, output in enumerate(outputs[1:], 1):
                 finish_part(output)
                 output.rename(fresh / part_folder(n))
-            finish_bundle(fresh, facets, len(outputs), keys)
+            finish_bundle(fresh, facets, keys)
             swap_in(fresh, site_dir / BUNDLE)
         finally:
             for output in outputs:
                 shutil.rmtree(output, ignore_errors=True)
-    stats = index_stats(site_dir)
-    stats.update(pages=len(facets), parts=len(shares), reused=len(shares) - len(jobs),
-                 seconds=round(time.perf_counter() - started, 3), shadow_seconds=round(shadow_seconds, 3))
-    return stats
+    return {"pages": len(facets), "parts": len(shares), "reused": len(shares) - len(jobs),
+            "seconds": round(time.perf_counter() - started, 3), "shadow_seconds": round(shadow_seconds, 3)}
 
 
 def run_pagefinds(binary: Path, jobs: list[tuple[Path, Path]]) -> list[str]:
@@ -551,32 +556,40 @@ def finish_part(bundle: Path) -> Path:
     return metas[0]
 
 
-def finish_bundle(bundle: Path, facets: dict[str, dict[str, str]], parts: int = 1,
-                  keys: Optional[list[str]] = None) -> None:
+def finish_bundle(bundle: Path, facets: dict[str, dict[str, str]], keys: list[str]) -> None:
     """Finish the main part; write the list of the other parts, the word ranges of every
-    part's index chunks, the facets of every page (all parts together) and, with `keys`,
-    each part's key and the digest of its files (KEYS_FILE, for `reusable_parts`)."""
+    part's index chunks, the facets of every page (all parts together) and each part's key
+    and the digest of its files (KEYS_FILE, for `reusable_parts`). Every file of the bundle
+    is read once, for the digests and the pages' addresses."""
     finish_part(bundle)
-    folders = [bundle / part_folder(n) for n in range(parts)]
+    folders = [bundle / part_folder(n) for n in range(len(keys))]
     chunks = sorted([c[0], c[1]] for folder in folders
                     for c in read_meta(next(folder.glob(f"pagefind.{LANGUAGE}_*.pf_meta")))["chunks"])
     (bundle / CHUNKS_FILE).write_text(json.dumps(chunks, separators=(",", ":")), encoding="utf-8")
-    (bundle / PARTS_FILE).write_text(json.dumps([part_folder(n) for n in range(1, parts)]), encoding="utf-8")
-    write_pages_file(bundle, facets, folders)
-    if keys is not None:
-        recorded = []
-        for n, (folder, key) in enumerate(zip(folders, keys)):
-            files = part_files(folder, main=n == 0) or []
-            recorded.append({"folder": part_folder(n), "key": key, "files": files_digest(folder, files)})
-        (bundle / KEYS_FILE).write_text(json.dumps({"parts": recorded}, indent=1), encoding="utf-8")
-    for path in bundle.rglob("*"):
-        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    (bundle / PARTS_FILE).write_text(json.dumps([part_folder(n) for n in range(1, len(keys))]), encoding="utf-8")
+    recorded, fragments = [], []
+
+    def keep_fragment(rel: str, data: bytes) -> None:
+        if rel.startswith("fragment/") and rel.endswith(".pf_fragment"):
+            fragments.append((rel[len("fragment/"):], data))
+
+    for n, (folder, key) in enumerate(zip(folders, keys)):
+        files = part_files(folder, main=n == 0) or []
+        recorded.append({"folder": part_folder(n), "key": key,
+                         "files": files_digest(folder, files, keep_fragment)})
+    write_pages_file(bundle, facets, fragments)
+    (bundle / KEYS_FILE).write_text(json.dumps({"parts": recorded}, indent=1), encoding="utf-8")
+    for folder, dirs, files in os.walk(bundle):
+        for name in dirs:
+            os.chmod(os.path.join(folder, name), 0o755)
+        for name in files:
+            os.chmod(os.path.join(folder, name), 0o644)
 
 
 _FRAGMENT_URL_RE = re.compile(rb'^pagefind_dcd\{"url":"((?:[^"\\]|\\.)*)"')
 
 
-def write_pages_file(bundle: Path, facets: dict[str, dict[str, str]], folders: Optional[list[Path]] = None) -> None:
+def write_pages_file(bundle: Path, facets: dict[str, dict[str, str]], fragments: list[tuple[str, bytes]]) -> None:
     """`search-pages.json`: the facets of every page by its Pagefind id (fragment name),
     so that search.js can count, filter and sort many results before it loads their text:
 
@@ -592,15 +605,15 @@ def write_pages_file(bundle: Path, facets: dict[str, dict[str, str]], folders: O
               for name in ("year", "region", "agency", "category", "kind")}
     index = {name: {v: i for i, v in enumerate(vs)} for name, vs in values.items()}
     pages = {}
-    fragments = [p for folder in (folders or [bundle]) for p in (folder / "fragment").glob("*.pf_fragment")]
-    for path in sorted(fragments, key=lambda p: p.name):
+    for name, data in sorted(fragments, key=lambda item: item[0]):
         # only the start: the address comes first (decompressing whole fragments took 0.5 s)
-        match = _FRAGMENT_URL_RE.match(zlib.decompressobj(31).decompress(path.read_bytes(), 4096))
+        match = (_FRAGMENT_URL_RE.match(zlib.decompressobj(31).decompress(data, 1024))
+                 or _FRAGMENT_URL_RE.match(gzip.decompress(data)))     # an address over 1 KB
         if not match:
-            raise SearchIndexError(f"{path.name}: cannot read its page address")
+            raise SearchIndexError(f"{name}: cannot read its page address")
         f = facets[json.loads(b'"' + match.group(1) + b'"')]
         budget = f.get("budget")
-        pages[path.name.removesuffix(".pf_fragment")] = [
+        pages[name.removesuffix(".pf_fragment")] = [
             index["year"].get(f.get("year")), index["region"].get(f.get("region")),
             index["agency"].get(f.get("agency")),
             sum(1 << index["category"][c] for c in f.get("category", "").split("|") if c),
