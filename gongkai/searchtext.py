@@ -11,7 +11,7 @@ characters (docs/search.md):
   The `<nav>` of previous/next links is skipped: it names other pages. So is every element
   marked `data-search-skip` in the templates: what the site adds to the document (captions
   and hints it writes, the chart that repeats the plan table, derived values and notes,
-  the download lists). Search covers the document's own text, and a query for a label the
+  the project summary table, the download lists). Search covers the document's own text, and a query for a label the
   site prints on every page does not answer with every page.
 * `encode(text)` turns that text into one token per character, so token i is character i
   and Pagefind's word positions are character positions:
