@@ -102,3 +102,16 @@ def test_outputs_are_set_aside_before_a_timed_run_and_deleted_after(tmp_path, mo
     run.set_aside(tmp_path / "missing")          # nothing there: nothing to do
     run.empty_trash()
     assert not (tmp_path / "trash").exists()
+
+
+def test_a_run_right_after_another_waits_for_freed_inodes(tmp_path, monkeypatch):
+    from bench import run
+    slept = []
+    monkeypatch.setattr(run, "TRASH_EMPTIED", tmp_path / "trash-emptied")
+    monkeypatch.setattr(run.time, "sleep", slept.append)
+    run.wait_for_freed_inodes()                                  # never emptied: no wait
+    (tmp_path / "trash-emptied").write_text(f"{run.time.time() - 100:.0f}\n")
+    run.wait_for_freed_inodes()
+    (tmp_path / "trash-emptied").write_text(f"{run.time.time() - 1000:.0f}\n")
+    run.wait_for_freed_inodes()                                  # long ago: no wait
+    assert len(slept) == 1 and 250 <= slept[0] <= 261
