@@ -90,6 +90,7 @@ def test_outputs_are_set_aside_before_a_timed_run_and_deleted_after(tmp_path, mo
     past recently freed inodes): outputs move to the trash and go only at the end."""
     from bench import run
     monkeypatch.setattr(run, "TRASH", tmp_path / "trash")
+    monkeypatch.setattr(run, "TRASH_EMPTIED", tmp_path / "trash-emptied")
     monkeypatch.setattr(run, "REPO", tmp_path)
     out = tmp_path / "build" / "gongkai"
     for n in range(2):
@@ -101,7 +102,7 @@ def test_outputs_are_set_aside_before_a_timed_run_and_deleted_after(tmp_path, mo
     assert len(kept) == 2 and all(name.endswith("-gongkai") for name in kept)
     run.set_aside(tmp_path / "missing")          # nothing there: nothing to do
     run.empty_trash()
-    assert not (tmp_path / "trash").exists()
+    assert not (tmp_path / "trash").exists() and (tmp_path / "trash-emptied").is_file()
 
 
 def test_a_run_right_after_another_waits_for_freed_inodes(tmp_path, monkeypatch):
