@@ -187,7 +187,7 @@ class Maker:
 
     # one agency year
     def agency_year(self, year: int, region_index: int, agency_index: int, n_projects: int) -> AgencyYear:
-        rng, v = self.rng, self.v
+        rng = self.rng
         region = REGIONS[region_index]
         county = region[region.index("市") + 1:] if "市" in region[:-1] else region
         base = AGENCIES[agency_index % len(AGENCIES)].format(c=county)

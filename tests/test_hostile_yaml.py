@@ -16,7 +16,6 @@ throws the whole catalogue of the reliability issue at the real commands:
 from __future__ import annotations
 
 import re
-import resource
 import shutil
 import subprocess
 import sys

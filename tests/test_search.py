@@ -28,7 +28,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -325,7 +324,7 @@ def test_javascript_reads_the_python_encoding(blank_page: Any, site_server: harn
         return { decoded: xs.map((x) => s.decode(x)), codes: chars.map((c) => s.code(c)),
                  norm: xs.map((x) => s.normText(x)) }; }""",
                               [module, [encode_string(s) for s in samples], list("老Aa1𠀀é")])
-    from gongkai.searchtext import decode, norm_text
+    from gongkai.searchtext import decode
     assert got["decoded"] == [decode(encode_string(s).split(" ")) for s in samples]
     assert got["codes"] == [code(c) for c in "老Aa1𠀀é"]
     # letters and digits: the same code points on both sides (BMP, assigned in both)
