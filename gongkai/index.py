@@ -508,26 +508,16 @@ def build_index(site_dir: Path, config: Optional[Config] = None, previous: Optio
                     jobs.append((source, output))
             for log in run_pagefinds(binary, jobs):
                 check_log(log)
-            # The shadow pages are done with: removed in the background (mostly system
-            # calls, 0.3 s at 10,000 pages) while the bundle is finished.
-            removal = threading.Thread(target=_remove_all, args=([source for source, _ in jobs],))
-            removal.start()
             for n, output in enumerate(outputs[1:], 1):
                 finish_part(output)
                 output.rename(fresh / part_folder(n))
             finish_bundle(fresh, facets, keys)
             swap_in(fresh, site_dir / BUNDLE)
-            removal.join()
         finally:
             for output in outputs:
                 shutil.rmtree(output, ignore_errors=True)
     return {"pages": len(facets), "parts": len(shares), "reused": len(shares) - len(jobs),
             "seconds": round(time.perf_counter() - started, 3), "shadow_seconds": round(shadow_seconds, 3)}
-
-
-def _remove_all(folders: list[Path]) -> None:
-    for folder in folders:
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def run_pagefinds(binary: Path, jobs: list[tuple[Path, Path]]) -> list[str]:
