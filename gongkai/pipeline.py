@@ -135,6 +135,8 @@ def _build(config_path: Path, output: Optional[str | Path], search: bool, force:
         return 1
     with contextlib.ExitStack() as scratch:
         # With search, the workers write each page's shadow page while its bytes are in memory.
+        # The scratch folder goes to /dev/shm if it has room for the pages of 16 projects per
+        # agency-year file (the seeds have up to 15), which is all the estimate decides.
         shadows = None
         if search:
             try:
