@@ -41,6 +41,7 @@ from typing import Callable, Iterable, Iterator, Optional
 
 from . import parallel, searchtext
 from .config import Config
+from .files import FILE, walk_folder
 from .searchtext import encode_string, fragment_text, heading_text, main_fragment, seal
 
 PAGEFIND_VERSION = "1.5.2"          # must equal the pins in requirements.txt
@@ -385,26 +386,15 @@ def part_files(folder: Path, main: bool) -> Optional[list[str]]:
     """Pagefind's files of one part (sorted paths relative to `folder`; the main part's
     folder also holds our files and the other parts), or None if anything there is not a
     plain file or folder."""
-    found = []
-    stack = [("", str(folder))]
+    def ours(rel: str) -> bool:
+        return main and "/" not in rel.rstrip("/") and (rel in OWN_FILES or rel.startswith("part-"))
     try:
-        while stack:
-            base, path = stack.pop()
-            with os.scandir(path) as entries:
-                for entry in entries:
-                    if main and not base and (entry.name in OWN_FILES or entry.name.startswith("part-")):
-                        continue
-                    if entry.is_symlink():
-                        return None
-                    if entry.is_dir():
-                        stack.append((f"{base}{entry.name}/", entry.path))
-                    elif entry.is_file():
-                        found.append(base + entry.name)
-                    else:
-                        return None
+        found = list(walk_folder(str(folder), ours))
     except OSError:
         return None
-    return sorted(found)
+    if any(kind != FILE for _, _, kind in found):
+        return None
+    return sorted(rel for rel, _, _ in found)
 
 
 def files_digest(folder: Path, files: list[str], each: Optional[Callable[[str, bytes], None]] = None) -> str:

@@ -25,6 +25,7 @@ from .config import load_config
 from .content import address_clashes, find_files, order, read_year
 from .derive import YearFacts, outline
 from .errors import Problem, sort_key
+from .files import LINK, OTHER, walk_folder
 from .progress import Progress
 from .render import Renderer, Site, site_folder, template_problem
 from .write import WriteError, clean_stale, publish, stamp_of, write_files
@@ -84,9 +85,11 @@ def fingerprint(config, config_path: Path, search: bool) -> str:
     folders = [config.content_dir, site_folder(config, "templates"), site_folder(config, "theme"),
                Path(__file__).parent]
     for n, folder in enumerate(folders):
-        for rel, path, link in sorted(_tree(str(folder))):
+        for rel, path, kind in sorted(walk_folder(str(folder), _pycache)):
+            if kind == OTHER:
+                continue
             digest.update(f"{n}/{rel}".encode("utf-8", "surrogateescape") + b"\0")
-            if link:   # a linked folder is not entered; the check refuses links out
+            if kind == LINK:   # a linked folder is not entered; the check refuses links out
                 digest.update(b"link:" + os.fsencode(os.readlink(path)) + b"\0")
             try:
                 with open(path, "rb") as f:
@@ -96,21 +99,8 @@ def fingerprint(config, config_path: Path, search: bool) -> str:
     return digest.hexdigest()
 
 
-def _tree(folder: str, base: str = "") -> Iterator[tuple[str, str, bool]]:
-    """(relative POSIX path, path, is a symlink) of every regular file and link under `folder`,
-    without a stat per file (os.scandir knows the types), __pycache__ left out."""
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    for entry in entries:
-        if entry.is_symlink():
-            yield base + entry.name, entry.path, True
-        elif entry.is_dir():
-            if entry.name != "__pycache__":
-                yield from _tree(entry.path, f"{base}{entry.name}/")
-        elif entry.is_file():      # never a FIFO or device: opening one could block forever
-            yield base + entry.name, entry.path, False
+def _pycache(rel: str) -> bool:
+    return rel.endswith("/") and rel.rstrip("/").rpartition("/")[2] == "__pycache__"
 
 
 def _build(config_path: Path, output: Optional[str | Path], search: bool, force: bool = False) -> int:

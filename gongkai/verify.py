@@ -31,11 +31,12 @@ from __future__ import annotations
 
 import html
 import json
-import os
 import re
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 from urllib.parse import unquote
+
+from .files import LINK, walk_folder
 
 MAX_SHOWN = 30       # problems listed in the error message; the count is always given
 
@@ -257,20 +258,13 @@ def _join(base: str, path: str, files: set[str]) -> tuple[Optional[str], str]:
 
 
 def _walk(folder: Path, problems: list[str]) -> list[str]:
-    """Every file of `folder`, as sorted POSIX paths relative to it; symlinks are problems.
-    (os.scandir's entries know their type from the directory listing: no stat per file.)"""
+    """Every file of `folder`, as sorted POSIX paths relative to it; symlinks are problems."""
     found, links = [], []
-    stack = [("", str(folder))]
-    while stack:
-        base, path = stack.pop()
-        with os.scandir(path) as entries:
-            for entry in entries:
-                if entry.is_symlink():
-                    links.append(f"{base}{entry.name}: symbolic link in the output")
-                elif entry.is_dir():
-                    stack.append((f"{base}{entry.name}/", entry.path))
-                else:
-                    found.append(base + entry.name)
+    for rel, _, kind in walk_folder(str(folder)):
+        if kind == LINK:
+            links.append(f"{rel}: symbolic link in the output")
+        else:
+            found.append(rel)
     problems += sorted(links)
     return sorted(found)
 
