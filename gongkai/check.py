@@ -1,54 +1,91 @@
-"""`build.py check`: validate content and print problems as `file:line:col: severity: …` lines."""
+"""`build.py check`: the build's judgement of the content, with nothing written.
+
+The same pipeline as `build` (`site.Site`): every agency-year file is read, checked,
+derived, rendered and its pages checked, in workers; then the checks across files, and
+the links that lead from one agency year to another page. Problems are printed as
+`file:line:col: severity: …` lines; exit 1 on any error.
+
+Given files or folders, only their problems are printed; the rest of the site is judged
+with them, as a build would (links from them may lead into the other agency years).
+"""
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Optional
 
-from . import parallel
-from .cache import ParseCache
-from .config import load_config
-from .content import address_clashes, find_files, read_year
-from .derive import outline
-from .errors import Problem, sort_key
-from .model import AgencyYear
+from . import parallel, urls, verify
+from .config import load_config, source_date_epoch
+from .console import report
+from .errors import Problem, relpath
+from .render import Output
+from .site import Site, YearResult, placeholder_data, settle_links
 
 
 def check_command(paths: list[str], config: str = "site_config.yaml") -> int:
     """Print every error and note; exit 1 on any error, 0 otherwise."""
     cfg, problems = load_config(config)
     if cfg is None:
-        for problem in problems:
-            print(problem.format())
+        report(problems, sys.stdout)
         return 1
     try:
-        files = find_files([Path(p) for p in paths] or [cfg.content_dir])
+        site = Site(cfg, source_date_epoch(), parallel.worker_count())
+        chosen = site.content_files([Path(p) for p in paths])
+        files = site.content_files() if paths else chosen
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     except FileNotFoundError as exc:
         print(f"{exc.args[0]}: error: no such file or folder", file=sys.stderr)
         return 1
-    # Same workers and parse cache as the build: a pre-commit check of a province is quick.
-    parallel.STATE.update(config=cfg, cache=ParseCache(cfg.root / ".cache" / "models"))
-    years: list[AgencyYear] = []
-    problems = []
-    for found_years, found in parallel.run(_check_task, parallel.tasks(files, 8), parallel.worker_count()):
-        years += found_years
-        problems += found
-    problems += address_clashes(years)
-    problems.sort(key=sort_key)
-    for problem in problems:
-        print(problem.format())
+    problems, checked = judge(site, sorted(set(files) | set(chosen)))
+    if paths:
+        labels = {relpath(path, cfg.root) for path in chosen}
+        problems = [p for p in problems if p.file in labels]
+    report(problems, sys.stdout)
     errors = sum(p.is_error for p in problems)
-    notes = len(problems) - errors
-    print(f"{len(years)} agency year(s) checked: {errors} error(s), {notes} note(s)", file=sys.stderr)
+    years = sum(1 for r in checked if r.outline is not None and (not paths or r.source in set(chosen)))
+    print(f"{years} agency year(s) checked: {errors} error(s), {len(problems) - errors} note(s)", file=sys.stderr)
     return 1 if errors else 0
 
 
-def _check_task(paths: list[Path]) -> tuple[list[AgencyYear], list[Problem]]:
-    """Problems of some files (with the derived notes), and their agency years in outline."""
-    config, cache = parallel.STATE["config"], parallel.STATE["cache"]
-    years, problems = [], []
-    for path in paths:
-        facts, found = read_year(path, config, cache)
-        problems += found
-        if facts is not None:
-            years.append(outline(facts).year)
-    return years, problems
+def judge(site: Site, files: list[Path]) -> tuple[list[Problem], list[YearResult]]:
+    """What `build` would say of the content of `files`: every problem, in the order the
+    build finds them (the files, then across files, then the links between pages)."""
+    problems = site.compile()
+    if problems:
+        return problems, []
+    results = site.years(files, site.job(), label="检查内容")
+    problems = site.judge(results)
+    if any(p.is_error for p in problems):
+        return problems, results
+    common, found = site.common(site.outlines(results), placeholder_data())
+    if common is None:
+        return problems + found, results
+    paths = {p for r in results for p in r.paths} | set(common.paths())
+    content, _ = settle_links([r.scan for r in results] + [verify.scan_written(common.files)], paths,
+                              PageIds(site, results, common))
+    return problems + content, results
+
+
+class PageIds:
+    """The ids of a page, for a link with a `#fragment` into it. The agency years' pages were
+    not kept: one is rendered again when a link names an id in it (rare)."""
+
+    def __init__(self, site: Site, results: list[YearResult], common: Output):
+        self.site, self.common = site, common
+        self.by_folder = {urls.year_dir(r.outline.year, r.outline.ident): r.source
+                          for r in results if r.outline is not None}
+        self.pages: dict[str, bytes] = {}
+
+    def __call__(self, target: str) -> set[str]:
+        data: Optional[bytes] = self.common.files.get(target) or self.pages.get(target)
+        if data is None:
+            folder = "/".join(target.split("/")[:2]) + "/"
+            source = self.by_folder.get(folder)
+            if source is not None:
+                again = self.site.years([source], self.site.job(keep=True), label="检查链接")[0]
+                if again.output is not None:
+                    self.pages.update(again.output.files)
+            data = self.pages.get(target, b"")
+        return verify.page_ids(target, data)

@@ -1,6 +1,8 @@
 """Site configuration (`site_config.yaml`): read, checked, and handed to the other stages."""
 from __future__ import annotations
 
+import datetime
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -8,6 +10,17 @@ from typing import Optional
 
 from .errors import Problem
 from . import load
+
+
+def source_date_epoch() -> Optional[datetime.date]:
+    """The date of SOURCE_DATE_EPOCH (reproducible builds), or None when it is not set;
+    ValueError when it is not a whole number of seconds."""
+    value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise ValueError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, got {value!r}")
+    return datetime.datetime.fromtimestamp(int(value), datetime.timezone.utc).date()
 
 
 @dataclass(frozen=True)

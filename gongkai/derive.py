@@ -6,13 +6,15 @@ about the official document (amounts that do not add up, plans short of 100%…)
 """
 from __future__ import annotations
 
+import datetime
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Optional
 
+from . import urls
 from .errors import NOTE, Problem
-from .model import AgencyYear, Indicator, ParsedValue, PlanPoint, Pos, Project
+from .model import Agency, AgencyYear, Indicator, ParsedValue, PlanPoint, Pos, Project
 from .validate import URL_SAFE_RE
 from .values import has_measure, parse_value
 
@@ -164,12 +166,17 @@ def _toc_note(number: Optional[str], title: str, toc, pos: Optional[Pos]) -> lis
 
 
 def _slugs(projects: tuple[Project, ...]) -> list[str]:
-    slugs, seen = [], set()
+    """Each project table's URL segment: its code when the code can be one, else its
+    position; a segment already taken (a code printed twice, or a code that is another
+    table's fallback) or used by the agency year's own page gets the position added."""
+    slugs, seen = [], set(urls.YEAR_FOLDER_NAMES)
     for i, project in enumerate(projects, 1):
         code = _squash(project.code)
         slug = code if code and URL_SAFE_RE.match(code) else str(i)
         if slug in seen:
-            slug = f"{slug}-{i}"  # a code printed twice still gets two pages
+            slug = f"{slug}-{i}"   # a code printed twice still gets two pages
+        while slug in seen or slug in urls.YEAR_FOLDER_NAMES:
+            slug += f"-{i}"
         seen.add(slug)
         slugs.append(slug)
     return slugs
@@ -216,14 +223,34 @@ def derive_year(year: AgencyYear) -> YearFacts:
     return YearFacts(year, tuple(facts), total, tuple(doc_notes), problems)
 
 
-def outline(facts: YearFacts) -> YearFacts:
-    """The agency year as the site-wide pages (home, sitemap, feeds, data package) read it:
-    agency, unit, dates, project count, slugs and budgets, total. The document's text and
-    tables are left out, so a build worker can hand it to the main process cheaply."""
-    year = replace(facts.year, parts=(), preamble=None, unplaced=(), originals=())
-    projects = tuple(replace(pf, project=Project(title=pf.project.title, number=pf.project.number,
-                                                 code=pf.project.code, name=pf.project.name,
-                                                 budget=pf.project.budget, unit=pf.project.unit),
-                             rows=(), plan=(), notes=())
-                     for pf in facts.projects)
-    return replace(facts, year=year, projects=projects, problems=())
+@dataclass(frozen=True)
+class YearOutline:
+    """An agency year as the pages that list every agency year read it (home, site map,
+    feeds, site-wide data) and as the checks across files need it. A build worker hands
+    this back instead of the whole document."""
+    source: str                       # the content file, relative to the project root
+    year: int
+    agency: Agency
+    unit: str
+    published: Optional[datetime.date]
+    total_budget: Optional[Decimal]
+    slugs: tuple[str, ...]            # its project pages, in document order
+    originals: tuple[str, ...]        # file names
+
+    @property
+    def ident(self) -> str:
+        return self.agency.ident
+
+    def paths(self) -> list[str]:
+        """Every output path of this agency year: pages, originals, data files."""
+        year, ident = self.year, self.ident
+        return ([urls.year_page(year, ident)] + [urls.project_page(year, ident, s) for s in self.slugs]
+                + [urls.original(year, ident, f) for f in self.originals]
+                + list(urls.year_data(year, ident).values()))
+
+
+def outline(facts: YearFacts) -> YearOutline:
+    year = facts.year
+    return YearOutline(year.source, year.year, year.agency, year.unit, year.document.published,
+                       facts.total_budget, tuple(pf.slug for pf in facts.projects),
+                       tuple(o.file for o in year.originals))

@@ -71,7 +71,7 @@ def relpath(path: Path, root: Path | None = None) -> str:
     """A path as shown in messages: relative to the root (or cwd) when possible."""
     path = Path(path)
     base = (root or Path.cwd()).resolve()
-    for candidate in (path.resolve(), path.absolute()):   # a symlink leading out: its own place
+    for candidate in (path.absolute(), path.resolve()):   # a symbolic link: where it is, not its target
         try:
             return str(candidate.relative_to(base))
         except ValueError:

@@ -14,7 +14,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from . import opendata
+from . import urls
 from .derive import YearFacts
 
 _SAFE = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
@@ -40,7 +40,7 @@ def agency_year(facts: YearFacts, heading: str, root: str) -> Markup:
     creator: dict[str, Any] = {"@type": "GovernmentOrganization", "name": agency.name}
     if agency.code:
         creator["identifier"] = agency.code
-    paths = opendata.data_paths(year)
+    paths = urls.year_data(year.year, agency.ident)
     data: dict[str, Any] = {
         "@context": "https://schema.org",
         "@type": "Dataset",

@@ -132,6 +132,14 @@ class Unplaced:
 
 
 @dataclass(frozen=True)
+class ContentLink:
+    """A relative link written in a Markdown field, where it was written: the built pages
+    are checked for it, and a broken one is reported here, not on the page."""
+    url: str
+    pos: Pos
+
+
+@dataclass(frozen=True)
 class AgencyYear:
     year: int
     agency: Agency
@@ -142,6 +150,7 @@ class AgencyYear:
     preamble: Optional[str] = None
     unplaced: tuple[Unplaced, ...] = ()
     source: str = ""          # path of the YAML file, relative to the project root
+    links: tuple[ContentLink, ...] = field(default=(), compare=False)   # relative Markdown links
     pos: Optional[Pos] = field(default=None, compare=False)
 
     @property

@@ -13,95 +13,99 @@ import datetime
 import hashlib
 import io
 import json
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Optional
 
-from .derive import ProjectFacts, YearFacts
+from . import urls
+from .derive import ProjectFacts, YearFacts, YearOutline
 from .model import AgencyYear
 
-DATA_DIR = "data"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NEUTRALISED = ("CSV 文件中以 =、+、-、@、制表符或回车开头的文字单元格前加了一个英文单引号（'），"
                "以免电子表格软件把它当作公式执行；JSON 文件中的文字与原文完全一致。")
 
-# (header, Frictionless type, description) of each CSV column; rows are built in this order.
-PROJECT_FIELDS = [
-    ("年度", "integer", "预算年度"),
-    ("地区", "string", "部门所属地区"),
-    ("部门名称", "string", "部门名称（原文）"),
-    ("部门编码", "string", "部门编码（原文，未印时为空）"),
-    ("部门标识", "string", "网址中使用的部门标识：编码，或未印编码时的英文标识"),
-    ("项目位置", "integer", "项目表在文件中的顺序（派生）"),
-    ("序号", "string", "项目表标题的编号（原文）"),
-    ("表名", "string", "绩效目标表标题（原文）"),
-    ("项目编码", "string", "项目编码（原文，已去掉提取产生的空格）"),
-    ("项目名称", "string", "项目名称（原文）"),
-    ("单位", "string", "金额单位（原文）"),
-    ("预算数", "number", "预算数（原文）"),
-    ("其中：财政资金", "number", "财政资金（原文）"),
-    ("其他资金", "number", "其他资金（原文；空表示未填写，不是零）"),
-    ("资金用途", "string", "资金用途（原文）"),
-    ("资金支出计划", "string", "资金支出计划（原文，按期间依次列出，格式“期间：数值”，以“；”分隔，空白单元格记为“（空白）”）"),
-    ("绩效目标", "string", "绩效目标（原文）"),
-    ("备注", "string", "表内其他文字（原文）"),
-    ("页面", "string", "项目页面相对网站根目录的地址"),
-    ("核对提示（派生）", "string", "系统核对原文得出的提示，非原文内容；多条以换行分隔"),
+@dataclass(frozen=True)
+class Column:
+    """One CSV column: its header (the printed column name a reader sees in Excel), its
+    Frictionless type and description, and how a row's cell is read."""
+    header: str
+    type: str
+    description: str
+    value: Callable[..., Any]
+
+
+# The agency's cells, the same on every row of an agency year's tables: read from the AgencyYear.
+AGENCY_COLUMNS = [
+    Column("年度", "integer", "预算年度", lambda y: y.year),
+    Column("地区", "string", "部门所属地区", lambda y: y.agency.region),
+    Column("部门名称", "string", "部门名称（原文）", lambda y: y.agency.name),
+    Column("部门编码", "string", "部门编码（原文，未印时为空）", lambda y: y.agency.code),
 ]
-INDICATOR_FIELDS = [
-    ("年度", "integer", "预算年度"),
-    ("地区", "string", "部门所属地区"),
-    ("部门名称", "string", "部门名称（原文）"),
-    ("部门编码", "string", "部门编码（原文，未印时为空）"),
-    ("部门标识", "string", "网址中使用的部门标识"),
-    ("项目位置", "integer", "项目表在文件中的顺序（派生）"),
-    ("项目编码", "string", "项目编码（原文）"),
-    ("项目名称", "string", "项目名称（原文）"),
-    ("行号", "integer", "指标在本表中的行序（派生）"),
-    ("一级指标（原文）", "string", "一级指标单元格原文；与上一行合并的单元格为空"),
-    ("二级指标（原文）", "string", "二级指标单元格原文；与上一行合并的单元格为空"),
-    ("一级指标（派生）", "string", "本行所属的一级指标（合并单元格已展开）"),
-    ("二级指标（派生）", "string", "本行所属的二级指标（合并单元格已展开）"),
-    ("三级指标", "string", "三级指标（原文）"),
-    ("绩效指标描述", "string", "绩效指标描述（原文）"),
-    ("指标值", "string", "指标值（原文）"),
-    ("指标值确定依据", "string", "指标值确定依据（原文）"),
-    ("比较符（派生）", "string", "从指标值读出的比较符（≥ > ≤ < =）；无法唯一读出时为空"),
-    ("数值（派生）", "number", "从指标值读出的数值；无法唯一读出时为空"),
-    ("计量单位（派生）", "string", "从指标值读出的计量单位"),
-    ("解析来源（派生）", "string", "“程序解析”或“编辑给定”"),
+# One row per project table: read from (YearFacts, ProjectFacts).
+PROJECT_COLUMNS = AGENCY_COLUMNS + [
+    Column("部门标识", "string", "网址中使用的部门标识：编码，或未印编码时的英文标识", lambda f, pf: f.year.agency.ident),
+    Column("项目位置", "integer", "项目表在文件中的顺序（派生）", lambda f, pf: pf.index),
+    Column("序号", "string", "项目表标题的编号（原文）", lambda f, pf: pf.project.number),
+    Column("表名", "string", "绩效目标表标题（原文）", lambda f, pf: pf.project.title),
+    Column("项目编码", "string", "项目编码（原文，已去掉提取产生的空格）", lambda f, pf: pf.project.code),
+    Column("项目名称", "string", "项目名称（原文）", lambda f, pf: pf.project.name),
+    Column("单位", "string", "金额单位（原文）", lambda f, pf: pf.unit),
+    Column("预算数", "number", "预算数（原文）", lambda f, pf: pf.project.budget),
+    Column("其中：财政资金", "number", "财政资金（原文）", lambda f, pf: pf.project.fiscal),
+    Column("其他资金", "number", "其他资金（原文；空表示未填写，不是零）", lambda f, pf: pf.project.other),
+    Column("资金用途", "string", "资金用途（原文）", lambda f, pf: pf.project.purpose),
+    Column("资金支出计划", "string", "资金支出计划（原文，按期间依次列出，格式“期间：数值”，以“；”分隔，空白单元格记为“（空白）”）",
+           lambda f, pf: _plan_text(pf)),
+    Column("绩效目标", "string", "绩效目标（原文）", lambda f, pf: pf.project.goals),
+    Column("备注", "string", "表内其他文字（原文）", lambda f, pf: pf.project.remarks),
+    Column("页面", "string", "项目页面相对网站根目录的地址",
+           lambda f, pf: urls.project_page(f.year.year, f.year.agency.ident, pf.slug)),
+    Column("核对提示（派生）", "string", "系统核对原文得出的提示，非原文内容；多条以换行分隔",
+           lambda f, pf: "\n".join(pf.notes)),
 ]
-
-
-def data_paths(year: AgencyYear) -> dict[str, str]:
-    """Site-relative paths of one agency year's data files."""
-    stem = f"{DATA_DIR}/{year.year}-{year.agency.ident}"
-    return {"json": f"{stem}.json", "projects": f"{stem}-projects.csv",
-            "indicators": f"{stem}-indicators.csv"}
-
-
-def project_path(facts: YearFacts, project: ProjectFacts) -> str:
-    """Site-relative path of a project page (the render stage uses the same rule)."""
-    return f"{facts.year.year}/{facts.year.agency.ident}/{project.slug}/index.html"
+# One row per printed indicator row: read from (YearFacts, ProjectFacts, row number, derive.Row).
+INDICATOR_COLUMNS = AGENCY_COLUMNS + [
+    Column("部门标识", "string", "网址中使用的部门标识", lambda f, pf, n, r: f.year.agency.ident),
+    Column("项目位置", "integer", "项目表在文件中的顺序（派生）", lambda f, pf, n, r: pf.index),
+    Column("项目编码", "string", "项目编码（原文）", lambda f, pf, n, r: pf.project.code),
+    Column("项目名称", "string", "项目名称（原文）", lambda f, pf, n, r: pf.project.name),
+    Column("行号", "integer", "指标在本表中的行序（派生）", lambda f, pf, n, r: n),
+    Column("一级指标（原文）", "string", "一级指标单元格原文；与上一行合并的单元格为空", lambda f, pf, n, r: r.indicator.level1),
+    Column("二级指标（原文）", "string", "二级指标单元格原文；与上一行合并的单元格为空", lambda f, pf, n, r: r.indicator.level2),
+    Column("一级指标（派生）", "string", "本行所属的一级指标（合并单元格已展开）", lambda f, pf, n, r: r.level1),
+    Column("二级指标（派生）", "string", "本行所属的二级指标（合并单元格已展开）", lambda f, pf, n, r: r.level2),
+    Column("三级指标", "string", "三级指标（原文）", lambda f, pf, n, r: r.indicator.level3),
+    Column("绩效指标描述", "string", "绩效指标描述（原文）", lambda f, pf, n, r: r.indicator.description),
+    Column("指标值", "string", "指标值（原文）", lambda f, pf, n, r: r.indicator.value),
+    Column("指标值确定依据", "string", "指标值确定依据（原文）", lambda f, pf, n, r: r.indicator.basis),
+    Column("比较符（派生）", "string", "从指标值读出的比较符（≥ > ≤ < =）；无法唯一读出时为空",
+           lambda f, pf, n, r: r.parsed.comparator if r.parsed else None),
+    Column("数值（派生）", "number", "从指标值读出的数值；无法唯一读出时为空",
+           lambda f, pf, n, r: r.parsed.number if r.parsed else None),
+    Column("计量单位（派生）", "string", "从指标值读出的计量单位", lambda f, pf, n, r: r.parsed.unit if r.parsed else None),
+    Column("解析来源（派生）", "string", "“程序解析”或“编辑给定”", lambda f, pf, n, r: PARSED_BY.get(r.parsed_by or "")),
+]
 
 
 def year_data(facts: YearFacts) -> dict[str, bytes]:
     """The data files of one agency year (built wherever its pages are rendered)."""
-    paths = data_paths(facts.year)
+    paths = urls.year_data(facts.year.year, facts.year.agency.ident)
     return {paths["json"]: agency_year_json(facts),
-            paths["projects"]: to_csv(PROJECT_FIELDS, project_rows(facts)),
-            paths["indicators"]: to_csv(INDICATOR_FIELDS, indicator_rows(facts))}
+            paths["projects"]: to_csv(PROJECT_COLUMNS, project_rows(facts)),
+            paths["indicators"]: to_csv(INDICATOR_COLUMNS, indicator_rows(facts))}
 
 
-SCHEMA_FILES = {id(PROJECT_FIELDS): "schema-projects.json", id(INDICATOR_FIELDS): "schema-indicators.json"}
+SCHEMA_FILES = {id(PROJECT_COLUMNS): "schema-projects.json", id(INDICATOR_COLUMNS): "schema-indicators.json"}
 
 
-def table_schema(fields: list[tuple[str, str, str]]) -> bytes:
+def table_schema(columns: list[Column]) -> bytes:
     """A Frictionless Table Schema for a CSV kind."""
-    schema = {"fields": [{"name": n, "type": t, "description": d} for n, t, d in fields]}
+    schema = {"fields": [{"name": c.header, "type": c.type, "description": c.description} for c in columns]}
     return (json.dumps(schema, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def site_data(per_year: list[dict[str, bytes]], years: list[YearFacts], title: str) -> dict[str, bytes]:
+def site_data(per_year: list[dict[str, bytes]], years: list[YearOutline], title: str) -> dict[str, bytes]:
     """Every file of `data/`: the agency years' files, the site-wide CSVs made by joining
     their rows (same bytes as writing every row again), and the datapackage."""
     files: dict[str, bytes] = {}
@@ -111,27 +115,29 @@ def site_data(per_year: list[dict[str, bytes]], years: list[YearFacts], title: s
     return files
 
 
-def site_wide_data(years: list[YearFacts], read: Callable[[str], bytes], title: str,
+def site_wide_paths() -> list[str]:
+    """The paths of the site-wide files of `data/`, as `site_wide_data` makes them."""
+    return [urls.ALL_PROJECTS, urls.data_file(SCHEMA_FILES[id(PROJECT_COLUMNS)]),
+            urls.ALL_INDICATORS, urls.data_file(SCHEMA_FILES[id(INDICATOR_COLUMNS)]), urls.DATA_PACKAGE]
+
+
+def site_wide_data(years: list[YearOutline], read: Callable[[str], bytes], title: str,
                    resources: Optional[list[list[dict]]] = None) -> dict[str, bytes]:
     """The site-wide files of `data/` (joined CSVs, table schemas, data package). `read(path)`
     gives an agency year's own data file; `resources` (one `year_resources` list per agency
     year) saves reading their JSON again: the build's workers compute them, so the main
     process need not hold every agency year's files."""
     files: dict[str, bytes] = {}
-    for fields, key, name in ((PROJECT_FIELDS, "projects", "projects.csv"),
-                              (INDICATOR_FIELDS, "indicators", "indicators.csv")):
-        head = to_csv(fields, [])
-        files[f"{DATA_DIR}/{name}"] = head + b"".join(read(data_paths(f.year)[key])[len(head):] for f in years)
-        files[f"{DATA_DIR}/{SCHEMA_FILES[id(fields)]}"] = table_schema(fields)
+    for columns, key, path in ((PROJECT_COLUMNS, "projects", urls.ALL_PROJECTS),
+                               (INDICATOR_COLUMNS, "indicators", urls.ALL_INDICATORS)):
+        head = to_csv(columns, [])
+        files[path] = head + b"".join(read(urls.year_data(y.year, y.ident)[key])[len(head):] for y in years)
+        files[urls.data_file(SCHEMA_FILES[id(columns)])] = table_schema(columns)
     if resources is None:
-        resources = [year_resources(f, {path: read(path) for path in data_paths(f.year).values()}) for f in years]
-    files[f"{DATA_DIR}/datapackage.json"] = datapackage(files, resources, title)
+        resources = [year_resources(y, {path: read(path) for path in urls.year_data(y.year, y.ident).values()})
+                     for y in years]
+    files[urls.DATA_PACKAGE] = datapackage(files, resources, title)
     return files
-
-
-def build_data(years: list[YearFacts], title: str) -> dict[str, bytes]:
-    """Every file of `data/`, path -> bytes, ending with the datapackage describing them."""
-    return site_data([year_data(f) for f in years], years, title)
 
 
 # --- JSON ---------------------------------------------------------------------------------
@@ -147,6 +153,7 @@ def plain(value: Any) -> Any:
 # Values JSON takes as they are: no call to `plain` for them (most of a model's values).
 _AS_IS = frozenset({str, int, bool, float, type(None)})
 _CONVERTERS: dict[type, Any] = {}   # type -> its converter, made once per type
+NOT_PRINTED = ("pos", "source", "links")   # where things were written, not what was printed
 
 
 def _converter(kind: type):
@@ -158,7 +165,7 @@ def _converter(kind: type):
         # its __init__: no loop, no call for a value JSON takes as it is. Field names are
         # Python identifiers, so the source is safe.
         items = "".join(f"{name!r}: v if type(v := value.{name}) in AS_IS else plain(v), "
-                        for name in fields if name not in ("pos", "source"))
+                        for name in fields if name not in NOT_PRINTED)
         namespace = {"AS_IS": _AS_IS, "plain": plain}
         exec(f"def convert(value):\n    return {{{items}}}\n", namespace)
         return namespace["convert"]
@@ -175,7 +182,7 @@ def _derived_project(facts: YearFacts, project: ProjectFacts) -> dict:
     """What the site computes for one project, kept apart from the printed record."""
     return {
         "position": project.index,
-        "page": project_path(facts, project),
+        "page": urls.project_page(facts.year.year, facts.year.agency.ident, project.slug),
         "plan_kind": project.plan_kind,
         "plan_percent_of_budget": [plain(row.percent) for row in project.plan],
         "indicators": [{"level1": row.level1, "level2": row.level2,
@@ -235,12 +242,12 @@ def _cells(row: list) -> list:
     return cells
 
 
-def to_csv(fields: list[tuple[str, str, str]], rows: Iterable[list[str]]) -> bytes:
+def to_csv(columns: list[Column], rows: Iterable[list[str]]) -> bytes:
     """CSV bytes: UTF-8 with BOM, CRLF line ends, header row first. `rows` hold cells as
     `_cells` makes them."""
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow([name for name, _, _ in fields])
+    writer.writerow([c.header for c in columns])
     out = [buffer.getvalue()]
     for cells in rows:
         # Most rows need no quoting: no cell holds a comma, quote or line break (the only
@@ -265,40 +272,25 @@ def _plan_text(project: ProjectFacts) -> str:
 
 
 def _agency_cells(year: AgencyYear) -> list:
-    return [year.year, year.agency.region, year.agency.name, year.agency.code, year.agency.ident]
+    return _cells([c.value(year) for c in AGENCY_COLUMNS])
 
 
 def project_rows(facts: YearFacts) -> list[list[str]]:
-    """The cells of one row per project table, in document order (columns: PROJECT_FIELDS)."""
-    rows = []
-    agency = _cells(_agency_cells(facts.year))   # the same on every row: made once
-    for pf in facts.projects:
-        p = pf.project
-        rows.append(agency + _cells([
-            pf.index, p.number, p.title, p.code, p.name, pf.unit, p.budget, p.fiscal, p.other,
-            p.purpose, _plan_text(pf), p.goals, p.remarks, project_path(facts, pf),
-            "\n".join(pf.notes)]))
-    return rows
+    """The cells of one row per project table, in document order (columns: PROJECT_COLUMNS)."""
+    agency = _agency_cells(facts.year)   # the same on every row: made once
+    own = [c.value for c in PROJECT_COLUMNS[len(AGENCY_COLUMNS):]]
+    return [agency + _cells([value(facts, pf) for value in own]) for pf in facts.projects]
 
 
 PARSED_BY = {"editor": "编辑给定", "parser": "程序解析"}
 
 
 def indicator_rows(facts: YearFacts) -> list[list[str]]:
-    """The cells of one row per printed indicator row (columns: INDICATOR_FIELDS)."""
-    rows = []
-    agency = _cells(_agency_cells(facts.year))   # the same on every row: made once
-    for pf in facts.projects:
-        project = agency + _cells([pf.index, pf.project.code, pf.project.name])
-        for n, row in enumerate(pf.rows, 1):
-            ind, parsed = row.indicator, row.parsed
-            by = PARSED_BY.get(row.parsed_by or "")
-            rows.append(project + _cells([
-                n, ind.level1, ind.level2,
-                row.level1, row.level2, ind.level3, ind.description, ind.value, ind.basis,
-                parsed.comparator if parsed else None, parsed.number if parsed else None,
-                parsed.unit if parsed else None, by]))
-    return rows
+    """The cells of one row per printed indicator row (columns: INDICATOR_COLUMNS)."""
+    agency = _agency_cells(facts.year)   # the same on every row: made once
+    own = [c.value for c in INDICATOR_COLUMNS[len(AGENCY_COLUMNS):]]
+    return [agency + _cells([value(facts, pf, n, row) for value in own])
+            for pf in facts.projects for n, row in enumerate(pf.rows, 1)]
 
 
 # --- datapackage.json ---------------------------------------------------------------------
@@ -318,9 +310,9 @@ def _resource(path: str, data: bytes, title: str, fields: Optional[list] = None)
 
 
 def _new_resource(path: str, data: bytes, title: str, fields: Optional[list] = None) -> dict:
-    name = path.removeprefix(DATA_DIR + "/").lower().replace(".", "-")
+    name = path.removeprefix(urls.DATA).lower().replace(".", "-")
     resource: dict[str, Any] = {
-        "name": name, "path": path.removeprefix(DATA_DIR + "/"), "title": title,
+        "name": name, "path": path.removeprefix(urls.DATA), "title": title,
         "bytes": len(data), "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
     }
     if fields is None:
@@ -339,15 +331,15 @@ def _new_resource(path: str, data: bytes, title: str, fields: Optional[list] = N
     return resource
 
 
-def year_resources(facts: YearFacts, files: dict[str, bytes], remember: bool = True) -> list[dict]:
+def year_resources(year: AgencyYear | YearOutline, files: dict[str, bytes], remember: bool = True) -> list[dict]:
     """The data package's entries (size, hash, schema) for one agency year's files;
     `remember=False` where the bytes are not kept (a build worker), so the memo keeps none."""
-    paths, label = data_paths(facts.year), f"{facts.year.year} 年 {facts.year.agency.name}"
+    paths, label = urls.year_data(year.year, year.agency.ident), f"{year.year} 年 {year.agency.name}"
     entry = _resource if remember else _new_resource
     return [
         entry(paths["json"], files[paths["json"]], f"{label}：完整数据（JSON）"),
-        entry(paths["projects"], files[paths["projects"]], f"{label}：项目", PROJECT_FIELDS),
-        entry(paths["indicators"], files[paths["indicators"]], f"{label}：绩效指标", INDICATOR_FIELDS),
+        entry(paths["projects"], files[paths["projects"]], f"{label}：项目", PROJECT_COLUMNS),
+        entry(paths["indicators"], files[paths["indicators"]], f"{label}：绩效指标", INDICATOR_COLUMNS),
     ]
 
 
@@ -355,9 +347,9 @@ def datapackage(files: dict[str, bytes], per_year: list[list[dict]], title: str)
     """`datapackage.json` describing every other file of data/ (Frictionless Data Package v1):
     the site-wide files in `files`, then each agency year's (`year_resources`)."""
     resources = [
-        _resource(f"{DATA_DIR}/projects.csv", files[f"{DATA_DIR}/projects.csv"], "全部项目", PROJECT_FIELDS),
-        _resource(f"{DATA_DIR}/indicators.csv", files[f"{DATA_DIR}/indicators.csv"], "全部绩效指标", INDICATOR_FIELDS),
-    ] + [_resource(f"{DATA_DIR}/{name}", files[f"{DATA_DIR}/{name}"], f"表结构（Table Schema）：{name}")
+        _resource(urls.ALL_PROJECTS, files[urls.ALL_PROJECTS], "全部项目", PROJECT_COLUMNS),
+        _resource(urls.ALL_INDICATORS, files[urls.ALL_INDICATORS], "全部绩效指标", INDICATOR_COLUMNS),
+    ] + [_resource(urls.data_file(name), files[urls.data_file(name)], f"表结构（Table Schema）：{name}")
          for name in SCHEMA_FILES.values()]
     for entries in per_year:
         resources += entries

@@ -1,19 +1,21 @@
-"""Spread the build's two heavy stages (parse + derive, render + write) over the CPU cores.
+"""Spread work over the CPU cores in forked workers.
 
-Workers are forked, so they share the parent's loaded state copy-on-write: whatever the
-parent put in `STATE` before starting them is there, nothing is pickled on the way in.
-Work is cut into small tasks so the progress bar moves and memory per task stays small.
+`run(func, work, workers, shared)` calls `func(shared, item)` for each item. Workers are
+forked, so `shared` (compiled templates, configuration) reaches them copy-on-write as the
+pool initializer's argument: it is never pickled, only the items and results are. Work is
+cut into small tasks so the progress bar moves and memory per task stays small.
 """
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import multiprocessing
 import os
 import signal
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
-STATE: dict[str, Any] = {}
+_NOTHING = object()
 
 
 def worker_count() -> int:
@@ -35,19 +37,17 @@ def tasks(items: Sequence, size: int) -> list[list]:
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
-def run(func: Callable[[Any], Any], work: list, workers: int) -> Iterator[Any]:
-    """Results of `func` over `work`, in order; in forked workers when that can help.
-
-    `func` must be a module-level function (it is sent by name); its input comes from
-    `work` and from `STATE`, set by the caller before this call.
-    """
+def run(func: Callable[..., Any], work: list, workers: int, shared: Any = _NOTHING) -> Iterator[Any]:
+    """Results of `func(shared, item)` (or `func(item)` without `shared`) for each item of
+    `work`, in order; in forked workers when that can help."""
+    call = func if shared is _NOTHING else functools.partial(func, shared)
     if workers <= 1 or len(work) <= 1:
-        yield from map(func, work)
+        yield from map(call, work)
         return
     context = multiprocessing.get_context("fork")
-    pool = context.Pool(min(workers, len(work)), _die_with_parent, (os.getpid(),))
+    pool = context.Pool(min(workers, len(work)), _start_worker, (os.getpid(), call))
     try:
-        yield from pool.imap(func, work)
+        yield from pool.imap(_call, work)
         pool.close()          # a normal end lets workers exit on their own
     except BaseException:
         pool.terminate()      # an error, Ctrl-C or SIGTERM of the build: stop them now
@@ -56,8 +56,23 @@ def run(func: Callable[[Any], Any], work: list, workers: int) -> Iterator[Any]:
         pool.join()
 
 
+_task: Optional[Callable[[Any], Any]] = None   # in a worker: what `_call` runs
+
+
+def _call(item: Any) -> Any:
+    return _task(item)
+
+
+def _start_worker(parent: int, call: Callable[[Any], Any]) -> None:
+    """Pool initializer: keep this worker's task (inherited with the fork, not pickled), and
+    make sure the worker dies with the build."""
+    global _task
+    _task = call
+    _die_with_parent(parent)
+
+
 def _die_with_parent(parent: int) -> None:
-    """Pool initializer: the worker is killed when the build dies. Without it, a build
+    """The worker is killed when the build dies. Without it, a build
     killed with SIGKILL leaves its workers waiting forever on a pool lock, or finishing a
     task into a staging folder the next run is removing (Linux prctl; elsewhere nothing)."""
     # Forked workers inherit the build's SIGTERM -> SystemExit handler; exiting through

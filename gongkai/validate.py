@@ -6,9 +6,11 @@ what was expected and what was found. See docs/content-format.md for the format 
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import datetime
 import difflib
 import re
+import typing
 import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
@@ -17,9 +19,9 @@ from typing import Callable, Optional
 
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from . import load
+from . import load, urls
 from .errors import NOTE, Problem
-from .model import (Agency, AgencyYear, Document, Indicator, Original, Part, ParsedValue,
+from .model import (Agency, AgencyYear, ContentLink, Document, Indicator, Original, Part, ParsedValue,
                     PlanPoint, Pos, Project, Section, TocEntry, Unplaced)
 
 T = "tag:yaml.org,2002:"
@@ -40,8 +42,10 @@ MAX_LISTED = 200          # problems listed per file; a pathological file could 
 class Ctx:
     """Where we are: the file label and the problems found so far."""
 
-    def __init__(self, label: str, earlier: tuple[Problem, ...] = ()):
+    def __init__(self, label: str, earlier: tuple[Problem, ...] = (), source: str = ""):
         self.label = label
+        self.source = source      # the file's text: positions inside multi-line values
+        self.links: list[ContentLink] = []
         self.problems: list[Problem] = []
         self.earlier = earlier    # problems found while loading, so they are not repeated
         self.earlier_errors = sorted((p.line, p.column) for p in earlier if p.is_error)
@@ -54,6 +58,15 @@ class Ctx:
 
     def pos(self, node: Node) -> Pos:
         return Pos(self.label, node.start_mark.line + 1, node.start_mark.column + 1)
+
+    def pos_in(self, node: Node, text: str, start: int) -> tuple[Pos, int]:
+        """Where `text` is written in `node`'s value, looking from index `start` of the file
+        (the node's start when not found), and the index to look on from."""
+        found = self.source.find(text, max(start, node.start_mark.index), node.end_mark.index)
+        if found < 0:
+            return self.pos(node), start
+        line = self.source.count("\n", 0, found) + 1
+        return Pos(self.label, line, found - self.source.rfind("\n", 0, found)), found + len(text)
 
 
 def describe(node: Node) -> str:
@@ -112,12 +125,16 @@ def text(ctx: Ctx, node: Node, key: str) -> Optional[str]:
 def markdown(ctx: Ctx, node: Node, key: str) -> Optional[str]:
     value = text(ctx, node, key)
     if value:
+        start = 0
         for match in MD_LINK_RE.finditer(value):
             dest = next(g for g in match.groups() if g is not None)
             scheme = dest.split("/", 1)[0].lower()
             if ":" in scheme and not scheme.startswith(SAFE_SCHEMES):
                 ctx.error(node, key, f"link to {dest!r} is not allowed",
                           hint="links may only be http(s)://, mailto: or relative")
+            elif ":" not in scheme and dest:   # checked against the built pages
+                pos, start = ctx.pos_in(node, dest, start)
+                ctx.links.append(ContentLink(dest, pos))
     return value
 
 
@@ -302,12 +319,28 @@ INDICATOR = record(Indicator, {
     "description": (text, False), "value": (text, False), "basis": (text, False),
     "parsed": (_parsed_value, False)}, post=_check_parsed)
 PLAN = record(PlanPoint, {"period": (text, True), "value": (amount, False)}, with_pos=False)
-PROJECT = record(Project, {
-    "number": (text, False), "title": (text, True), "toc": (TOC, False),
-    "agency_line": (text, False), "unit": (text, False), "code": (text, False),
-    "name": (text, False), "budget": (amount, False), "fiscal": (amount, False),
-    "other": (amount, False), "purpose": (text, False), "plan": (seq(PLAN), False),
-    "goals": (text, False), "indicators": (seq(INDICATOR), False), "remarks": (text, False)})
+
+
+def schema_of(cls, converters: dict) -> Spec:
+    """A record's spec read from its dataclass: each field's converter by its type (a
+    tuple of records is a list of them), required when it has no default. A field added
+    to the model is read and checked with no change here."""
+    spec: Spec = {}
+    for f in dataclasses.fields(cls):
+        if f.name == "pos":
+            continue
+        kind = typing.get_type_hints(cls)[f.name]
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if typing.get_origin(kind) is tuple:
+            convert = seq(converters[args[0]])
+        else:
+            convert = converters[args[0] if args else kind]
+        spec[f.name] = (convert, f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+    return spec
+
+
+PROJECT = record(Project, schema_of(Project, {str: text, Decimal: amount, TocEntry: TOC,
+                                              PlanPoint: PLAN, Indicator: INDICATOR}))
 
 
 def _section(ctx: Ctx, node: Node, key: str):
@@ -336,10 +369,11 @@ TOP: Spec = {
     "parts": (seq(PART), True), "unplaced": (seq(UNPLACED), False)}
 
 
-def build_model(root: Node, label: str, earlier: tuple[Problem, ...] = ()
+def build_model(root: Node, label: str, earlier: tuple[Problem, ...] = (), source: str = ""
                 ) -> tuple[Optional[AgencyYear], list[Problem]]:
-    """The model for one checked node tree, or None with the problems that prevent it."""
-    ctx = Ctx(label, earlier)
+    """The model for one checked node tree (`source`: its text), or None with the problems
+    that prevent it."""
+    ctx = Ctx(label, earlier, source)
     values = mapping(ctx, root, "", TOP)
     if (values is None or any(p.is_error for p in ctx.problems)
             or any(required and name not in values for name, (_, required) in TOP.items())):
@@ -349,6 +383,7 @@ def build_model(root: Node, label: str, earlier: tuple[Problem, ...] = ()
                   hint="add `- title: …` under `parts:`; see docs/content-format.md")
         return None, ctx.problems
     values["source"] = label
+    values["links"] = tuple(ctx.links)
     values["pos"] = ctx.pos(root)
     return AgencyYear(**values), ctx.problems
 
@@ -402,7 +437,7 @@ def check_placement(model: AgencyYear, anchors: Anchors, path: Path, content_dir
     elif rel is not None and rel.as_posix() != expected:
         problems.append(_error_at(anchors.root, "", f"file is at content/{rel.as_posix()} but its year and agency put it at content/{expected}",
                                   hint="rename the file, or correct `year` / `agency.code` / `agency.slug`"))
-    folder = path.parent / ident
+    folder = urls.originals_folder(path, ident)
     for i, (original, pos) in enumerate(zip(model.originals, anchors.originals)):
         key = f"originals[{i}].file"
         why = unsafe_file_name(original.file)
@@ -463,7 +498,7 @@ def _model_text(text: str, label: str) -> tuple[Optional[AgencyYear], list[Probl
     root, problems = load.parse(text, label)
     if root is None:
         return None, problems, None
-    model, schema_problems = build_model(root, label, tuple(problems))
+    model, schema_problems = build_model(root, label, tuple(problems), text)
     problems = problems + schema_problems
     if model is None or any(p.is_error for p in problems):
         return None, _at_most(problems, MAX_LISTED), None

@@ -32,11 +32,14 @@ from __future__ import annotations
 import html
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 from urllib.parse import unquote
 
+from .errors import Problem
 from .files import LINK, walk_folder
+from .model import Pos
 
 MAX_SHOWN = 30       # problems listed in the error message; the count is always given
 
@@ -269,12 +272,38 @@ def _walk(folder: Path, problems: list[str]) -> list[str]:
     return sorted(found)
 
 
-def check_links(pages: dict[str, _Page], files: set[str], problems: list[str],
-                ids: Callable[[str], set[str]], pending: Optional[dict] = None) -> None:
+@dataclass(frozen=True)
+class Broken:
+    """A link that leads nowhere; `where` is the content file position of a link written in
+    a Markdown field (the content's to fix), None for a link the templates made."""
+    page: str
+    shown: str
+    why: str
+    url: str
+    where: Optional[Pos] = None
+
+    def __str__(self) -> str:
+        return f"{self.page}: {self.shown}: {self.why}"
+
+    def problem(self) -> Problem:
+        """As a problem of the content file, where the link was written."""
+        return Problem(self.where.file, self.where.line, self.where.column,
+                       f"link {self.url!r} on page {self.page}: {self.why}",
+                       hint="links are written from the site root, e.g. 2022/287001/index.html "
+                            "or 2022/287001/originals/<file>; a `#` link names a heading of the page")
+
+
+Where = dict[tuple[str, str], Pos]   # (page, URL as on the page) -> where the content wrote it
+
+
+def check_links(pages: dict[str, _Page], files: set[str], problems: list,
+                ids: Callable[[str], set[str]], pending: Optional[dict] = None,
+                where: Optional[Where] = None) -> None:
     """Every link of `pages` against the site's `files` and the ids of its pages.
 
     With `pending` (a build worker, which knows only the files it wrote), a link whose
-    target is not among `files` is kept there, once per target, for `verify_site` to settle.
+    target is not among `files` is kept there, once per target and page, for `settle`.
+    `where` names the content positions of links written in content.
     """
     cache: dict[tuple[str, str], tuple[Optional[str], str]] = {}
     # A URL that starts by climbing to the site root (`../../../assets/site.css` on a page
@@ -284,19 +313,20 @@ def check_links(pages: dict[str, _Page], files: set[str], problems: list[str],
         base = rel.rpartition("/")[0]
         climb = "../" * rel.count("/")
         for tag, attr, url in page.links:
-            key = (climb, url) if climb and url.startswith(climb) else None
+            key = (climb, url) if climb and url.startswith(climb) and not (where and (rel, url) in where) else None
             why = rooted.get(key) if key is not None else None
             if why is None:
-                why = _link_problem(rel, base, tag, attr, url, files, ids, pending, cache)
+                why = _link_problem(rel, base, tag, attr, url, files, ids, pending, cache, where)
                 if key is not None:
                     rooted[key] = why
             if why:
                 shown = f"<{tag} {attr}={url!r}>" if tag != "css" else f"url({url!r})"
-                problems.append(f"{rel}: {shown}: {why}")
+                problems.append(Broken(rel, shown, why, url, where.get((rel, url)) if where else None))
 
 
 def _link_problem(rel: str, base: str, tag: str, attr: str, url: str, files: set[str],
-                  ids: Callable[[str], set[str]], pending: Optional[dict], cache: dict) -> str:
+                  ids: Callable[[str], set[str]], pending: Optional[dict], cache: dict,
+                  where: Optional[Where]) -> str:
     """Why one link of the page `rel` is broken, or "" (also when it is left in `pending`)."""
     why, external = _url_problem(tag, attr, url)
     if why is None and (external or (tag == "css" and url.startswith("#"))):
@@ -304,7 +334,8 @@ def _link_problem(rel: str, base: str, tag: str, attr: str, url: str, files: set
     if why is None:
         target, fragment, why = _resolve(base, url, files, cache)
         if pending is not None and why == NO_FILE:
-            pending.setdefault((target, fragment), (rel, tag, attr, url))
+            pending.setdefault((target, fragment, rel if where and (rel, url) in where else ""),
+                               (rel, tag, attr, url, where.get((rel, url)) if where else None))
             return ""
         target = target or rel
         if not why and fragment and target.endswith((".html", ".htm")) and fragment not in ids(target):
@@ -313,17 +344,17 @@ def _link_problem(rel: str, base: str, tag: str, attr: str, url: str, files: set
 
 
 class Scan:
-    """What a build worker found on the pages it wrote (`scan_written`): their markup
-    problems, their links settled against its own files, and the links left for the
-    final `verify_site(folder, scans)` (targets written elsewhere: common pages, data)."""
+    """What was found on some pages while their bytes were in memory (`scan_written`):
+    their markup and link problems, and the links to files written elsewhere (common pages,
+    data, other agency years), left for `settle`."""
 
     def __init__(self) -> None:
-        self.problems: list[str] = []
+        self.problems: list = []          # str, or Broken for a link
         self.pages: set[str] = set()
-        self.pending: dict[tuple[Optional[str], str], tuple[str, str, str, str]] = {}
+        self.pending: dict[tuple, tuple[str, str, str, str, Optional[Pos]]] = {}
 
 
-def scan_written(files: dict[str, bytes], others: Iterable[str] = ()) -> Scan:
+def scan_written(files: dict[str, bytes], others: Iterable[str] = (), where: Optional[Where] = None) -> Scan:
     """Check generated pages while their bytes are still in memory, in the worker that made
     them: `files` (path -> bytes) plus `others` (paths it copied) are all it knows exists."""
     scan = Scan()
@@ -333,9 +364,34 @@ def scan_written(files: dict[str, bytes], others: Iterable[str] = ()) -> Scan:
         if rel.endswith(".css"):
             _css_links(pages.setdefault(rel, _Page()), data.decode("utf-8", errors="replace"))
     check_links(pages, set(files).union(others), scan.problems, lambda target: pages[target].ids,
-                scan.pending)
+                scan.pending, where)
     scan.pages = set(pages)
     return scan
+
+
+def page_ids(rel: str, data: bytes) -> set[str]:
+    """The ids of one page."""
+    return scan_html(rel, data, []).ids
+
+
+def settle(scans: Iterable[Scan], files: set[str], ids: Callable[[str], set[str]],
+           later: Callable[[Optional[str]], bool] = lambda target: False) -> list:
+    """The problems of `scans` and of the links they left pending, now checked against all
+    of the site's `files` and the ids of its pages; links to a target for which `later` is
+    true are left out (their pages are being made anew)."""
+    problems: list = []
+    left: dict[str, _Page] = {}
+    where: Where = {}
+    for scan in scans:
+        problems += scan.problems
+        for (target, _, _), (rel, tag, attr, url, pos) in scan.pending.items():
+            if later(target):
+                continue
+            left.setdefault(rel, _Page()).links.append((tag, attr, url))
+            if pos is not None:
+                where[rel, url] = pos
+    check_links(left, files, problems, ids, where=where)
+    return problems
 
 
 def _css_links(page: _Page, source: str) -> None:
@@ -350,15 +406,11 @@ def verify_site(folder: Path, scans: Iterable[Scan] = ()) -> list[str]:
     they could not settle are checked here, against every file of the folder.
     """
     folder = Path(folder)
-    problems: list[str] = []
+    scans = list(scans)
+    problems: list = []
     files = _walk(folder, problems)
     known = set(files)
-    done: set[str] = set()
-    pending: list[tuple[str, str, str, str]] = []
-    for scan in scans:
-        problems += scan.problems
-        done |= scan.pages
-        pending += scan.pending.values()
+    done: set[str] = set().union(*(scan.pages for scan in scans))
     pages: dict[str, _Page] = {}
     for rel in files:
         if rel in done:
@@ -379,19 +431,20 @@ def verify_site(folder: Path, scans: Iterable[Scan] = ()) -> list[str]:
         return read[target].ids
 
     check_links(pages, known, problems, ids)
-    left: dict[str, _Page] = {}
-    for rel, tag, attr, url in pending:
-        left.setdefault(rel, _Page()).links.append((tag, attr, url))
-    check_links(left, known, problems, ids)
-    return problems
+    return problems + settle(scans, known, ids)
+
+
+def content_problems(problems: list) -> list[Problem]:
+    """The problems that are broken links written in content, as problems of the content."""
+    return [p.problem() for p in problems if isinstance(p, Broken) and p.where is not None]
 
 
 class VerifyFailed(Exception):
     """The built site failed `verify_site`; the message lists the problems."""
 
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list):
         self.problems = problems
-        shown = "\n".join("  " + p for p in problems[:MAX_SHOWN])
+        shown = "\n".join(f"  {p}" for p in problems[:MAX_SHOWN])
         more = f"\n  … and {len(problems) - MAX_SHOWN} more" if len(problems) > MAX_SHOWN else ""
         super().__init__(f"{len(problems)} problem(s) in the built pages:\n{shown}{more}")
 

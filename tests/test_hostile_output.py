@@ -49,6 +49,11 @@ PAGE = """<!DOCTYPE html>
 """
 
 
+def checked_site(folder, scans=()) -> list[str]:
+    """`verify_site`'s problems as the lines the build prints."""
+    return [str(p) for p in verify_site(folder, scans)]
+
+
 def make_site(folder: Path, body: str = "", sub_body: str = "", css: str = "body { color: #000; }\n") -> Path:
     """A three-page site that passes verify_site unless `body`/`sub_body`/`css` break it."""
     (folder / "sub").mkdir(parents=True)
@@ -65,7 +70,7 @@ def make_site(folder: Path, body: str = "", sub_body: str = "", css: str = "body
 
 
 def test_a_clean_site_passes(tmp_path):
-    assert verify_site(make_site(tmp_path / "s")) == []
+    assert checked_site(make_site(tmp_path / "s")) == []
 
 
 BAD_MARKUP = {
@@ -112,14 +117,14 @@ BAD_MARKUP = {
 @pytest.mark.parametrize("case", BAD_MARKUP, ids=list(BAD_MARKUP))
 def test_bad_markup_is_found(tmp_path, case):
     markup, expected = BAD_MARKUP[case]
-    problems = verify_site(make_site(tmp_path / "s", body=markup))
+    problems = checked_site(make_site(tmp_path / "s", body=markup))
     assert problems, f"{case}: not found"
     assert all(p.startswith("index.html: ") for p in problems), problems
     assert any(expected in p for p in problems), problems
 
 
 def test_bad_css_url_is_found(tmp_path):
-    problems = verify_site(make_site(tmp_path / "s", css='a { background: url("../img/none.png") }\n'
+    problems = checked_site(make_site(tmp_path / "s", css='a { background: url("../img/none.png") }\n'
                                                          '@import "https://example.com/x.css";\n'))
     assert any("url('../img/none.png'): names no file" in p for p in problems), problems
     assert any("external resources" in p for p in problems), problems
@@ -128,7 +133,7 @@ def test_bad_css_url_is_found(tmp_path):
 def test_symlink_in_output_is_found(tmp_path):
     site = make_site(tmp_path / "s")
     (site / "passwd").symlink_to("/etc/passwd")
-    assert verify_site(site) == ["passwd: symbolic link in the output"]
+    assert checked_site(site) == ["passwd: symbolic link in the output"]
 
 
 ESCAPED_TEXT = [
@@ -143,13 +148,13 @@ ESCAPED_TEXT = [
 
 @pytest.mark.parametrize("text", ESCAPED_TEXT)
 def test_escaped_hostile_text_is_not_markup(tmp_path, text):
-    assert verify_site(make_site(tmp_path / "s", body=text, sub_body=text)) == []
+    assert checked_site(make_site(tmp_path / "s", body=text, sub_body=text)) == []
 
 
 def test_every_problem_of_every_page_is_listed(tmp_path):
     site = make_site(tmp_path / "s", body='<p style="x">a</p><a href="none.html">b</a>',
                      sub_body='<script>1</script>')
-    problems = verify_site(site)
+    problems = checked_site(site)
     assert len(problems) == 3
     assert {p.split(":")[0] for p in problems} == {"index.html", "sub/index.html"}
 
@@ -201,7 +206,7 @@ def test_a_template_that_breaks_the_rules_never_publishes(project, breakage):
 
 
 def test_the_real_site_passes(site_dir: Path):
-    assert verify_site(site_dir) == []
+    assert checked_site(site_dir) == []
 
 
 def test_json_ld_download_links_resolve(site_dir: Path):
@@ -238,8 +243,8 @@ def test_pages_checked_in_workers_give_the_same_problems(tmp_path, sub_body):
     share = {rel: (site / rel).read_bytes() for rel in ("sub/index.html", "sub/other.html")}
     scan = scan_written(share, ["sub/原件.txt"])
     assert scan.pages == set(share)
-    assert sorted(verify_site(site, [scan])) == sorted(verify_site(site))
-    assert bool(verify_site(site)) == bool(sub_body)
+    assert sorted(checked_site(site, [scan])) == sorted(checked_site(site))
+    assert bool(checked_site(site)) == bool(sub_body)
 
 
 # --------------------------------------------------------------------------- CSP in the browser

@@ -3,7 +3,7 @@
 A property-based test (hypothesis) puts one generated value into every text field of a
 small agency year at once (names, codes, titles, table cells, plan periods, 目录 entries,
 notes of originals, unplaced lines) and into its Markdown fields, renders the whole site in
-memory (gongkai.render.render_site) and checks every output:
+memory (gongkai.site.render_site) and checks every output:
 
 - pages: no script, handler, style or URL that the templates did not put there
   (gongkai.verify on the written files), no element or attribute outside the vocabulary of
@@ -41,10 +41,10 @@ from gongkai.config import Config
 from gongkai.derive import derive_year
 from gongkai.model import (Agency, AgencyYear, Document, Indicator, Original, Part, PlanPoint,
                            Project, Section, TocEntry, Unplaced)
-from gongkai.render import render_site
+from gongkai.site import render_site
 from gongkai.validate import URL_SAFE_RE
 from gongkai.verify import verify_site
-from gongkai.write import write_tree
+from gongkai.write import write_files
 
 IDENT = "test-agency"
 AGENCY_PAGE = f"2020/{IDENT}/index.html"
@@ -106,7 +106,8 @@ def render(root: Path, v: str, md: str) -> dict[str, bytes]:
     site, problems = render_site(config, [derive_year(model_with(v, md))])
     assert site is not None, [p.format() for p in problems]
     with tempfile.TemporaryDirectory() as folder:
-        write_tree(Path(folder) / "site", site)
+        (Path(folder) / "site").mkdir()
+        write_files(Path(folder) / "site", site)
         problems = verify_site(Path(folder) / "site")
     assert not problems, problems
     return site.files

@@ -235,9 +235,9 @@ MEASURE = """
 import sys, time
 from pathlib import Path
 from gongkai.config import Config
-from gongkai.content import load_content
+from gongkai.site import load
 start = time.monotonic()
-years, problems = load_content(Config(title="t", owner="o", regions=("测试区",), root=Path(sys.argv[1])))
+years, problems = load(Config(title="t", owner="o", regions=("测试区",), root=Path(sys.argv[1])))
 assert not years and any(p.is_error for p in problems)
 # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so a child of a large pytest
 # process would report the parent's peak.

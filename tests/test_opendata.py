@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from gongkai import opendata
+from gongkai import opendata, urls
+from gongkai.derive import outline
 from gongkai.config import load_config
-from gongkai.content import load_content
-from gongkai.derive import derive_year
+from gongkai.site import load
 
 FIXTURE = Path(__file__).parent / "fixtures" / "site"
 REPO = Path(__file__).resolve().parent.parent
@@ -20,9 +20,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 def years_of(config_path: Path):
     config, _ = load_config(config_path)
-    years, problems = load_content(config)
+    years, problems = load(config)
     assert not [p for p in problems if p.is_error]
-    return [derive_year(y) for y in years]
+    return years
+
+
+def build_data(years, title):
+    """Every file of data/ for these agency years, as the build makes them."""
+    return opendata.site_data([opendata.year_data(f) for f in years], [outline(f) for f in years], title)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +37,7 @@ def years():
 
 @pytest.fixture(scope="module")
 def files(years):
-    return opendata.build_data(years, "测试站点")
+    return build_data(years, "测试站点")
 
 
 def record_breaks_without_cr(text: str) -> int:
@@ -114,7 +119,7 @@ def test_row_cells_and_plain_match_the_generic_rules():
             ["x"], ["，全角", "'=1"]]
     buffer = io.StringIO(newline="")
     csv.writer(buffer, lineterminator="\r\n").writerows([["h1", "h2"]] + rows)
-    assert opendata.to_csv([("h1", "", ""), ("h2", "", "")], rows) == buffer.getvalue().encode("utf-8-sig")
+    assert opendata.to_csv([opendata.Column("h1", "", "", None), opendata.Column("h2", "", "", None)], rows) == buffer.getvalue().encode("utf-8-sig")
 
 
 def test_indicator_rows_expand_merged_cells(files):
@@ -128,7 +133,7 @@ def test_indicator_rows_expand_merged_cells(files):
 
 
 def test_site_wide_files_hold_every_year(files, years):
-    per_year = sum(len(rows(files[opendata.data_paths(f.year)["indicators"]])) for f in years)
+    per_year = sum(len(rows(files[urls.year_data(f.year.year, f.year.agency.ident)["indicators"]])) for f in years)
     assert len(rows(files["data/indicators.csv"])) == per_year
     assert len(rows(files["data/projects.csv"])) == sum(len(f.projects) for f in years)
 
@@ -148,7 +153,7 @@ def test_json_has_the_whole_agency_year_and_marks_derived(files):
 @pytest.mark.parametrize("config", [FIXTURE / "site_config.yaml", REPO / "site_config.yaml"])
 def test_datapackage_describes_every_file(config):
     years = years_of(config)
-    files = opendata.build_data(years, "站点")
+    files = build_data(years, "站点")
     package = json.loads(files["data/datapackage.json"])
     assert package["profile"] == "data-package"
     described = {r["path"]: r for r in package["resources"]}

@@ -11,9 +11,10 @@ import pytest
 
 from gongkai import render
 from gongkai.config import load_config
-from gongkai.content import load_content
-from gongkai.derive import derive_year
-from gongkai.render import Site, make_markdown, markdown, render_site, root_of
+from gongkai import site as pipeline
+from gongkai.render import Output, make_markdown, markdown
+from gongkai.site import render_site
+from gongkai.urls import root_of
 
 FIXTURE = Path(__file__).parent / "fixtures" / "site"
 ZD = "2022/287001"
@@ -23,24 +24,24 @@ SY = "2021/shiyan-bumen"
 def load(config_path: Path = FIXTURE / "site_config.yaml"):
     config, problems = load_config(config_path)
     assert config is not None, problems
-    years, problems = load_content(config)
+    years, problems = pipeline.load(config)
     assert not [p for p in problems if p.is_error], problems
-    return config, [derive_year(y) for y in years]
+    return config, years
 
 
 @pytest.fixture(scope="module")
-def site() -> Site:
+def site() -> Output:
     config, years = load()
     site, problems = render_site(config, years)
     assert site is not None and not problems, problems
     return site
 
 
-def html(site: Site, path: str) -> str:
+def html(site: Output, path: str) -> str:
     return site.files[path].decode("utf-8")
 
 
-def test_layout(site: Site):
+def test_layout(site: Output):
     """Every page is an index.html in its folder; data, feeds and assets beside them."""
     expected = {
         "index.html", f"{ZD}/index.html", f"{ZD}/13012322P00258110508R/index.html",
@@ -55,7 +56,7 @@ def test_layout(site: Site):
     assert sorted(p for _, p in site.copies) == [f"{SY}/originals/原件.pdf", f"{ZD}/originals/002_sample.txt"]
 
 
-def test_links_are_relative_to_each_page(site: Site):
+def test_links_are_relative_to_each_page(site: Output):
     assert root_of("index.html") == "" and root_of(f"{ZD}/x/index.html") == "../../../"
     page = html(site, f"{ZD}/13012322P00258110508R/index.html")
     assert 'href="../../../assets/site.css"' in page
@@ -65,14 +66,14 @@ def test_links_are_relative_to_each_page(site: Site):
     assert 'rel="prev"' not in page
 
 
-def test_home_groups_years_newest_first(site: Site):
+def test_home_groups_years_newest_first(site: Output):
     page = html(site, "index.html")
     assert page.index('id="y2022"') < page.index('id="y2021"')
     assert "15.00 万元" in page          # total budget (derived), as str(Decimal)
     assert re.search(r'<td class="num">2</td>', page)
 
 
-def test_toc_entries_pages_and_links(site: Site):
+def test_toc_entries_pages_and_links(site: Output):
     page = html(site, f"{ZD}/index.html")
     toc = page.split('<section class="toc"', 1)[1].split("</section>", 1)[0]
     assert re.findall(r'class="toc-page"[^>]*>(\d+)<', toc) == ["1", "2", "10", "11"]
@@ -86,7 +87,7 @@ def test_toc_entries_pages_and_links(site: Site):
     assert '<a class="toc-text" href="#part-1-1">（一）总体目标</a>' in other
 
 
-def test_indicator_table_merges_cells_as_printed(site: Site):
+def test_indicator_table_merges_cells_as_printed(site: Output):
     page = html(site, f"{ZD}/13012322P00258110508R/index.html")
     table = page.split('<table class="indicators">', 1)[1].split("</table>", 1)[0]
     # 一级 heads its whole row group; 二级 heads only the rows it spans (scope=row).
@@ -98,7 +99,7 @@ def test_indicator_table_merges_cells_as_printed(site: Site):
     assert "解析值（派生）" in table and "≥4次" in table
 
 
-def test_plan_table_chart_and_derived_labels(site: Site):
+def test_plan_table_chart_and_derived_labels(site: Output):
     page = html(site, f"{ZD}/13012322P00258110508R/index.html")
     assert "占预算数（派生）" in page and "30.00%" in page and "100.00%" in page
     svg = page.split("<svg", 1)[1].split("</svg>", 1)[0]
@@ -110,7 +111,7 @@ def test_plan_table_chart_and_derived_labels(site: Site):
     assert "（空白）" in blank and "空白</text>" in blank      # a blank plan cell stays blank
 
 
-def test_text_is_escaped_everywhere(site: Site):
+def test_text_is_escaped_everywhere(site: Output):
     page = html(site, f"{SY}/index.html")
     assert "<script>alert" not in page
     assert "<title>测试部门&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -121,7 +122,7 @@ def test_text_is_escaped_everywhere(site: Site):
     assert "<script>" not in html(site, "feed.xml")
 
 
-def test_same_bytes_as_stock_jinja2(site: Site, monkeypatch):
+def test_same_bytes_as_stock_jinja2(site: Output, monkeypatch):
     """The environment's compiled-code and escaping shortcuts (for speed) change no byte."""
     class Stock(jinja2.Environment):
         one_pass = contextlib.nullcontext
@@ -131,7 +132,7 @@ def test_same_bytes_as_stock_jinja2(site: Site, monkeypatch):
             loader=jinja2.FileSystemLoader(str(templates)), autoescape=True,
             undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
             keep_trailing_newline=True)
-    monkeypatch.setattr(render, "make_env", stock_env)
+    monkeypatch.setattr(render.pages, "make_env", stock_env)
     config, years = load()
     stock, problems = render_site(config, years)
     assert stock is not None and not problems, problems
@@ -151,7 +152,7 @@ def test_markdown_links_and_headings():
     assert str(markdown(md, "a\nb", "", 2)) == "<p>a<br>\nb</p>\n"
 
 
-def test_unplaced_preamble_and_downloads(site: Site):
+def test_unplaced_preamble_and_downloads(site: Output):
     page = html(site, f"{SY}/index.html")
     assert "未归类文字" in page and "无法归类的一行" in page and "原文第 12 行" in page
     assert 'href="https://example.gov.cn/"' in page and 'href="../../2022/287001/index.html#toc"' in page
@@ -160,7 +161,7 @@ def test_unplaced_preamble_and_downloads(site: Site):
 
 
 def test_two_outputs_with_one_path_is_an_error():
-    site = Site()
+    site = Output()
     site.add("a/index.html", b"1", "first")
     site.add("a/index.html", b"2", "second")
     site.add("a", b"3", "third")                 # a file where a folder is needed
@@ -171,9 +172,9 @@ def test_two_outputs_with_one_path_is_an_error():
 
 def test_duplicate_project_pages_are_refused(tmp_path: Path, monkeypatch):
     """Two projects whose pages would share a path stop the build instead of overwriting."""
-    import gongkai.render as render
+    import gongkai.urls as urls
     config, years = load()
-    monkeypatch.setattr(render, "year_path", lambda year: "same/index.html")
+    monkeypatch.setattr(urls, "year_page", lambda year, ident: "same/index.html")
     site, problems = render_site(config, years)
     assert site is None and any("two outputs with one path same/index.html" in p.message for p in problems)
 
@@ -193,7 +194,7 @@ def test_template_errors_become_problems(tmp_path: Path):
     assert "titel" in problems[0].message
 
 
-def test_meta_tags_from_config(site: Site):
+def test_meta_tags_from_config(site: Output):
     page = html(site, f"{ZD}/index.html")
     for name, value in [("SiteName", "测试站点"), ("SiteDomain", "example.gov.cn"), ("SiteIDCode", "1300000000"),
                         ("ColumnName", "预算绩效目标"), ("ColumnType", "预决算公开"), ("PubDate", "2022-02-15"),
@@ -204,7 +205,7 @@ def test_meta_tags_from_config(site: Site):
         assert fact in page
 
 
-def test_feed_sitemap_robots(site: Site):
+def test_feed_sitemap_robots(site: Output):
     feed = html(site, "feed.xml")
     assert '<link rel="alternate" type="text/html" href="2022/287001/index.html"/>' in feed
     assert "<updated>2022-02-15T00:00:00+08:00</updated>" in feed

@@ -242,7 +242,7 @@ def test_query_set_meets_the_targets(site_dir: Path, site_server: harness.Static
         rows.append(row)
         for url in answer["urls"]:
             assert not url.startswith(("/", "http")) and (site_dir / url).is_file(), url
-    from gongkai.index import index_stats
+    from gongkai.search import index_stats
     s = summary(rows)
     report = write_report("report", {
         "title": "Search query set: assets/search.js on the seed site",
@@ -340,13 +340,13 @@ def test_javascript_reads_the_python_encoding(blank_page: Any, site_server: harn
 
 def test_an_index_in_parts_finds_the_same(site_dir: Path, site_server: harness.StaticServer, blank_page: Any,
                                           tmp_path: Path, browser: Any, static_server, monkeypatch):
-    """A large site's index comes in parts merged by search.js (gongkai/index.py): the
+    """A large site's index comes in parts merged by search.js (gongkai/search/): the
     same site indexed in three parts answers every query of the set with the same pages."""
-    from gongkai import index
+    from gongkai.search import build_index
     site = tmp_path / "parts"
     shutil.copytree(site_dir, site, ignore=shutil.ignore_patterns("pagefind"))
     monkeypatch.setenv("GONGKAI_SEARCH_PARTS", "3")
-    assert index.build_index(site)["parts"] == 3
+    assert build_index(site)["parts"] == 3
     queries = [e["q"] for e in QUERIES]
     whole = blank_page.evaluate(RUN_QUERIES, [site_server.url_for("assets/search.js"), queries])
     server = static_server(site, csp=True)
@@ -371,7 +371,7 @@ def test_plain_pagefind_index_fails_the_targets(site_dir: Path, tmp_path: Path, 
                                                 static_server):
     """The same pages indexed the usual way miss the targets: the query-set check would
     catch an index swapped for a plain one. Figures: test-output/search/plain-index.md."""
-    from gongkai.index import pagefind_binary
+    from gongkai.search import pagefind_binary
     pages = searched_pages(site_dir)
     site = tmp_path / "plain"
     for url in pages:

@@ -1,5 +1,5 @@
 """The search index, Python side: the bigram encoding (gongkai/searchtext.py), the shadow
-pages, the Pagefind binary checks and the index itself (gongkai/index.py)."""
+pages, the Pagefind binary checks and the index itself (gongkai/search/)."""
 from __future__ import annotations
 
 import hashlib
@@ -12,7 +12,12 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from gongkai import index, searchtext
+from gongkai import searchtext
+from gongkai.search import build_index
+from gongkai.search.bundle import CHUNKS_FILE, KEYS_FILE, PAGES_FILE, PARTS_FILE, UNUSED_FILES, read_meta
+from gongkai.search.pagefind import PAGEFIND_VERSION, SearchIndexError, check_log, pagefind_binary
+from gongkai.search.parts import part_count, reusable_parts, split_pages
+from gongkai.search.shadow import SCRATCH_PREFIX, page_facets, remove_stale_scratch, scratch_dir, shadow_page
 from gongkai.searchtext import (OTHER_TOKEN, SPACE_TOKEN, code, decode, encode, encode_string,
                                 main_text, norm_text)
 
@@ -89,9 +94,9 @@ def test_shadow_page_carries_text_title_and_filters():
             'data-search-region="石家庄市正定县" data-search-agency="A&amp;B 局" '
             'data-search-category="产出指标|效益指标" data-search-budget="40000">'
             '<h1>1.保险费</h1><p>正文</p></article></main>')
-    assert index.page_facets(page) == {"kind": "项目", "year": "2020", "region": "石家庄市正定县",
-                                       "agency": "A&B 局", "category": "产出指标|效益指标", "budget": "40000"}
-    shadow = index.shadow_page(page)
+    assert page_facets(page) == {"kind": "项目", "year": "2020", "region": "石家庄市正定县",
+                                 "agency": "A&B 局", "category": "产出指标|效益指标", "budget": "40000"}
+    shadow = shadow_page(page)
     assert f'<main data-pagefind-body>\n{encode_string("1.保险费 正文")}\n' in shadow
     assert f'<span data-pagefind-meta="title">{encode_string("1.保险费")}</span>' in shadow
     metas = re.findall(r'data-pagefind-meta="([^"]*)"', shadow)
@@ -102,14 +107,14 @@ def test_shadow_page_carries_text_title_and_filters():
     assert searchtext.unseal(searchtext.seal("A&B 局 𠀀")) == "A&B 局 𠀀"
     assert "data-pagefind-filter" not in shadow     # Pagefind 1.5.2 writes filters in random order
     assert 'lang="zxx"' in shadow
-    assert index.shadow_page("<main><p>data-search-kind=\"x\" in text</p></main>") is None
-    assert index.shadow_page('<main><article data-search-kind="部门"></article></main>') is None  # no text
+    assert shadow_page("<main><p>data-search-kind=\"x\" in text</p></main>") is None
+    assert shadow_page('<main><article data-search-kind="部门"></article></main>') is None  # no text
 
 
 def test_the_pin_is_the_one_the_build_checks():
     pins = dict(re.findall(r"^(pagefind[\w\[\]-]*)==([\d.]+)", (REPO / "requirements.txt").read_text(), re.M))
-    assert pins == {"pagefind[extended]": index.PAGEFIND_VERSION, "pagefind-bin-extended": index.PAGEFIND_VERSION}
-    assert index.pagefind_binary().name == "pagefind_extended"
+    assert pins == {"pagefind[extended]": PAGEFIND_VERSION, "pagefind-bin-extended": PAGEFIND_VERSION}
+    assert pagefind_binary().name == "pagefind_extended"
 
 
 def test_binary_and_log_checks(monkeypatch):
@@ -124,18 +129,18 @@ def test_binary_and_log_checks(monkeypatch):
         return "1.5.2" if name == "pagefind-bin" else real(name)
 
     monkeypatch.setattr(metadata, "version", only_plain)
-    with pytest.raises(index.SearchIndexError, match="only the plain pagefind-bin 1.5.2"):
-        index.pagefind_binary()
+    with pytest.raises(SearchIndexError, match="only the plain pagefind-bin 1.5.2"):
+        pagefind_binary()
     monkeypatch.setattr(metadata, "version", lambda name: "1.4.0")
-    with pytest.raises(index.SearchIndexError, match="1.4.0 is installed"):
-        index.pagefind_binary()
+    with pytest.raises(SearchIndexError, match="1.4.0 is installed"):
+        pagefind_binary()
     monkeypatch.setattr(metadata, "version", real)
 
-    with pytest.raises(index.SearchIndexError, match="extended binary"):
-        index.check_log("\nRunning Pagefind v1.5.2\n")
-    with pytest.raises(index.SearchIndexError, match="non-extended"):
-        index.check_log("Running Pagefind v1.5.2 (Extended)\n⚠ Indexing Chinese in non-extended mode.")
-    index.check_log("Running Pagefind v1.5.2 (Extended)\nIndexed 34 pages")
+    with pytest.raises(SearchIndexError, match="extended binary"):
+        check_log("\nRunning Pagefind v1.5.2\n")
+    with pytest.raises(SearchIndexError, match="non-extended"):
+        check_log("Running Pagefind v1.5.2 (Extended)\n⚠ Indexing Chinese in non-extended mode.")
+    check_log("Running Pagefind v1.5.2 (Extended)\nIndexed 34 pages")
 
 
 def test_build_fails_without_the_extended_binary(tmp_path, monkeypatch, capsys):
@@ -144,7 +149,9 @@ def test_build_fails_without_the_extended_binary(tmp_path, monkeypatch, capsys):
     out = tmp_path / "site"
     assert build_command(REPO / "site_config.yaml", output=out, search=False) == 0
     before = sorted(p.relative_to(out).as_posix() for p in out.rglob("*"))
-    monkeypatch.setattr(index, "PAGEFIND_VERSION", "9.9.9")
+    from importlib import metadata
+    real = metadata.version
+    monkeypatch.setattr(metadata, "version", lambda name: "9.9.9" if name == "pagefind-bin-extended" else real(name))
     assert build_command(REPO / "site_config.yaml", output=out, force=True) == 1
     err = capsys.readouterr().err
     assert "search index failed" in err and "9.9.9" in err
@@ -167,11 +174,11 @@ def test_index_is_deterministic_and_complete(site_dir: Path, tmp_path: Path):
         copy = tmp_path / name
         shutil.copytree(site_dir, copy, ignore=shutil.ignore_patterns("pagefind"))
         copies.append(copy)
-    stats = index.build_index(copies[0])
-    index.build_index(copies[1])
+    stats = build_index(copies[0])
+    build_index(copies[1])
     assert tree_digest(copies[0] / "pagefind") == tree_digest(copies[1] / "pagefind") \
         == tree_digest(site_dir / "pagefind")
-    index.build_index(copies[1])          # in place: the old bundle is replaced whole
+    build_index(copies[1])    # in place: the old bundle is replaced whole
     assert tree_digest(copies[1] / "pagefind") == tree_digest(copies[0] / "pagefind")
     assert not [p.name for p in copies[1].iterdir() if p.name.startswith(".pagefind")]
 
@@ -185,36 +192,36 @@ def test_index_is_deterministic_and_complete(site_dir: Path, tmp_path: Path):
 def check_parts(bundle: Path, expected: int) -> None:
     """Every part of the index (search-parts.json) together holds each searched page once;
     the chunk list covers every part's chunks."""
-    folders = [bundle] + [bundle / part for part in json.loads((bundle / index.PARTS_FILE).read_text())]
+    folders = [bundle] + [bundle / part for part in json.loads((bundle / PARTS_FILE).read_text())]
     counts, pages, spans = [], 0, []
     for folder in folders:
         entry = json.loads((folder / "pagefind-entry.json").read_text())
         assert len(entry["languages"]) == 1
         counts.append(entry["languages"]["zxx"]["page_count"])
-        meta = index.read_meta(next(folder.glob("*.pf_meta")))
-        assert meta["version"] == index.PAGEFIND_VERSION and meta["filters"] == [] and meta["sorts"] == []
+        meta = read_meta(next(folder.glob("*.pf_meta")))
+        assert meta["version"] == PAGEFIND_VERSION and meta["filters"] == [] and meta["sorts"] == []
         pages += len(meta["pages"])
         spans += [c[:2] for c in meta["chunks"]]
-        assert not [n for n in index.UNUSED_FILES if (folder / n).exists()]
+        assert not [n for n in UNUSED_FILES if (folder / n).exists()]
     assert sum(counts) == pages == expected and all(counts)
-    chunks = json.loads((bundle / index.CHUNKS_FILE).read_text())
+    chunks = json.loads((bundle / CHUNKS_FILE).read_text())
     assert chunks == sorted(spans)
-    assert len(json.loads((bundle / index.PAGES_FILE).read_text())["pages"]) == expected
+    assert len(json.loads((bundle / PAGES_FILE).read_text())["pages"]) == expected
 
 
 def test_index_in_parts(site_dir: Path, tmp_path: Path, monkeypatch):
     """A large site's index is split into parts indexed at once (one Pagefind each); the
     parts together hold every page once, deterministically."""
-    expected = len(json.loads((site_dir / "pagefind" / index.PAGES_FILE).read_text())["pages"])
-    assert index.part_count(10_000, workers=2) == 2 and index.part_count(900, workers=2) == 1
-    assert index.part_count(10_000, workers=1) == 1
+    expected = len(json.loads((site_dir / "pagefind" / PAGES_FILE).read_text())["pages"])
+    assert part_count(10_000, workers=2) == 2 and part_count(900, workers=2) == 1
+    assert part_count(10_000, workers=1) == 1
     monkeypatch.setenv("GONGKAI_SEARCH_PARTS", "3")
     digests = []
     for name in ("one", "two"):
         copy = tmp_path / name
         shutil.copytree(site_dir, copy, ignore=shutil.ignore_patterns("pagefind"))
-        assert index.build_index(copy)["parts"] == 3
-        assert json.loads((copy / "pagefind" / index.PARTS_FILE).read_text()) == ["part-2/", "part-3/"]
+        assert build_index(copy)["parts"] == 3
+        assert json.loads((copy / "pagefind" / PARTS_FILE).read_text()) == ["part-2/", "part-3/"]
         check_parts(copy / "pagefind", expected)
         digests.append(tree_digest(copy / "pagefind"))
     assert digests[0] == digests[1]
@@ -226,14 +233,14 @@ def test_shadow_scratch_folder(tmp_path: Path, monkeypatch):
     import os
     import subprocess
     import sys
-    assert index.scratch_dir(10 ** 9) is None                 # 64 TB of shadow pages: no room
+    assert scratch_dir(10 ** 9) is None           # 64 TB of shadow pages: no room
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    names = [f"{index.SCRATCH_PREFIX}{dead}-abc", f"{index.SCRATCH_PREFIX}{os.getpid()}-abc",
-             f"{index.SCRATCH_PREFIX}{os.getppid()}-abc", f"{index.SCRATCH_PREFIX}x1y2"]
+    names = [f"{SCRATCH_PREFIX}{dead}-abc", f"{SCRATCH_PREFIX}{os.getpid()}-abc",
+             f"{SCRATCH_PREFIX}{os.getppid()}-abc", f"{SCRATCH_PREFIX}x1y2"]
     for name in names:
         (tmp_path / name / "pages").mkdir(parents=True)
-    index.remove_stale_scratch(str(tmp_path))
+    remove_stale_scratch(str(tmp_path))
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names[1:])
 
 
@@ -243,15 +250,15 @@ def test_split_pages_keeps_agency_years_whole():
     changes only the share that holds it."""
     years = [f"2020/{n:06d}" for n in range(10)]
     pages = sorted([f"{y}/index.html" for y in years] + [f"{y}/p{k}/index.html" for y in years for k in range(3)])
-    shares = index.split_pages(pages, 3)
+    shares = split_pages(pages, 3)
     assert [len(s) for s in shares] == [12, 16, 12] and sum(shares, []) == pages
     assert all(len({"/".join(p.split("/")[:2]) for p in s} & {"/".join(p.split("/")[:2]) for p in t}) == 0
                for s in shares for t in shares if s is not t)
-    grown = index.split_pages(sorted(pages + ["2020/000004/p9/index.html"]), 3)
+    grown = split_pages(sorted(pages + ["2020/000004/p9/index.html"]), 3)
     assert [s != t for s, t in zip(shares, grown)] == [False, True, False]
-    assert index.split_pages(pages[:4], 3) == [pages[:4]]            # one agency year: one share
+    assert split_pages(pages[:4], 3) == [pages[:4]]      # one agency year: one share
     uneven = sorted([f"2020/{n:06d}/p{k}/index.html" for n, size in enumerate([30, 1, 1, 1, 9]) for k in range(size)])
-    assert [len(s) for s in index.split_pages(uneven, 3)] == [30, 1, 11]
+    assert [len(s) for s in split_pages(uneven, 3)] == [30, 1, 11]
 
 
 def edit_page_text(site: Path) -> Path:
@@ -275,29 +282,29 @@ def test_unchanged_parts_of_the_index_are_reused(site_dir: Path, tmp_path: Path,
     def fresh_digest() -> str:
         copy = tmp_path / f"fresh-{len(list(tmp_path.iterdir()))}"
         shutil.copytree(site, copy, ignore=shutil.ignore_patterns("pagefind"))
-        assert index.build_index(copy)["reused"] == 0
+        assert build_index(copy)["reused"] == 0
         return tree_digest(copy / "pagefind")
 
-    first = index.build_index(site)
+    first = build_index(site)
     assert (first["parts"], first["reused"]) == (3, 0)
     digest = tree_digest(site / "pagefind")
-    assert index.build_index(site)["reused"] == 3                    # nothing changed
+    assert build_index(site)["reused"] == 3              # nothing changed
     assert tree_digest(site / "pagefind") == digest
 
     edit_page_text(site)
-    assert index.build_index(site)["reused"] == 2
+    assert build_index(site)["reused"] == 2
     assert tree_digest(site / "pagefind") == fresh_digest() != digest
 
     fragment = sorted((site / "pagefind" / "part-3" / "fragment").iterdir())[0]
     fragment.write_bytes(fragment.read_bytes() + b"\0")              # a part touched after the build
     (site / "pagefind" / "part-2" / "extra").symlink_to("/etc/hostname")   # a link: never taken over
-    assert index.build_index(site)["reused"] == 1
+    assert build_index(site)["reused"] == 1
     assert tree_digest(site / "pagefind") == fresh_digest()
 
-    keys = json.loads((site / "pagefind" / index.KEYS_FILE).read_text())["parts"]
+    keys = json.loads((site / "pagefind" / KEYS_FILE).read_text())["parts"]
     keys[0]["folder"] = "../../"                                     # only folders of the bundle
-    (site / "pagefind" / index.KEYS_FILE).write_text(json.dumps({"parts": keys}))
-    assert index.reusable_parts(site / "pagefind").keys() == {k["key"] for k in keys[1:]}
+    (site / "pagefind" / KEYS_FILE).write_text(json.dumps({"parts": keys}))
+    assert reusable_parts(site / "pagefind").keys() == {k["key"] for k in keys[1:]}
 
 
 def test_build_takes_unchanged_index_parts_from_the_live_site(tmp_path: Path):

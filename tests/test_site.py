@@ -26,8 +26,7 @@ import pytest
 
 import harness
 from gongkai.config import load_config
-from gongkai.content import load_content
-from gongkai.derive import derive_year
+from gongkai.site import load
 from gongkai.model import AgencyYear
 from gongkai.pipeline import build_command
 from gongkai.render import make_markdown, markdown
@@ -111,9 +110,9 @@ def tree_hash(folder: Path) -> dict[str, str]:
 def load_years(config_path: Path = REPO / "site_config.yaml"):
     config, problems = load_config(config_path)
     assert config is not None, problems
-    years, problems = load_content(config)
+    years, problems = load(config)
     assert not [p for p in problems if p.is_error]
-    return config, [derive_year(y) for y in years]
+    return config, years
 
 
 def texts(value, skip=("pos", "source", "slug", "parsed", "toc_printed", "projects")) -> list[str]:

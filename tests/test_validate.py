@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gongkai.config import Config
-from gongkai.content import load_content
+from gongkai.site import load
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "invalid"
@@ -21,7 +21,7 @@ CASES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
 
 def problems_of(case: str) -> str:
     config = Config(title="t", owner="o", regions=("测试区",), root=FIXTURES / case)
-    years, problems = load_content(config)
+    years, problems = load(config)
     assert not years, "an invalid file must not produce a model"
     return "\n".join(p.format() for p in problems)
 
@@ -58,7 +58,7 @@ def test_alias_bomb_is_refused_fast(tmp_path):
     path.parent.mkdir(parents=True)
     path.write_text("\n".join(lines) + "\n")
     config = Config(title="t", owner="o", regions=(), root=tmp_path)
-    years, problems = load_content(config)
+    years, problems = load(config)
     assert not years
     assert any("anchor `&a0`" in p.message for p in problems)
 
@@ -77,9 +77,9 @@ def test_amounts_keep_printed_digits(tmp_path):
     good = tmp_path / "content" / "2020" / "100001.yaml"
     good.parent.mkdir(parents=True)
     good.write_text(case.read_text(encoding="utf-8").replace("budjet", "budget"), encoding="utf-8")
-    years, problems = load_content(Config(title="t", owner="o", regions=("测试区",), root=tmp_path))
+    years, problems = load(Config(title="t", owner="o", regions=("测试区",), root=tmp_path))
     assert not [p for p in problems if p.is_error]
-    project = years[0].projects[0]
+    project = years[0].year.projects[0]
     assert project.budget == Decimal("4000.00") and str(project.budget) == "4000.00"
 
 
@@ -90,19 +90,24 @@ if __name__ == "__main__" and "--regenerate" in sys.argv:
 
 def test_cache_returns_same_model_and_sees_every_change(tmp_path):
     from gongkai.cache import ParseCache
+    from gongkai.validate import validate_file
     source = FIXTURES / "unknown_key" / "content" / "2020" / "100001.yaml"
     path = tmp_path / "content" / "2020" / "100001.yaml"
     path.parent.mkdir(parents=True)
     path.write_text(source.read_text(encoding="utf-8").replace("budjet", "budget"), encoding="utf-8")
     config = Config(title="t", owner="o", regions=("测试区",), root=tmp_path)
     cache = ParseCache(tmp_path / ".cache")
-    clean, _ = load_content(config)
-    cold, _ = load_content(config, cache=cache)
-    warm, _ = load_content(config, cache=cache)
+
+    def read(cache=None):
+        return validate_file(path, config.content_dir, config.regions, "content/2020/100001.yaml", cache)
+
+    clean, _ = read()
+    cold, _ = read(cache)
+    warm, _ = read(cache)
     assert clean == cold == warm and any((tmp_path / ".cache").rglob("*"))
     path.write_text(path.read_text(encoding="utf-8").replace("4000.00", "4000.50", 1), encoding="utf-8")
-    changed, _ = load_content(config, cache=cache)
-    assert str(changed[0].projects[0].budget) == "4000.50"
+    changed, _ = read(cache)
+    assert str(changed.projects[0].budget) == "4000.50"
     path.write_text(path.read_text(encoding="utf-8").replace("budget", "budjet", 1), encoding="utf-8")
-    broken, problems = load_content(config, cache=cache)
-    assert not broken and any("budjet" in p.key for p in problems)
+    broken, problems = read(cache)
+    assert broken is None and any("budjet" in p.key for p in problems)

@@ -10,12 +10,20 @@ from pathlib import Path
 import pytest
 
 from gongkai import write
-from gongkai.render import Site
-from gongkai.write import MARKER, WriteError, write_site
+from gongkai.render import Output
+from gongkai.write import MARKER, WriteError, staging, write_files
 
 
-def site(n: int = 1) -> Site:
-    s = Site()
+def write_site(out: Output, output: Path, content: Path, root: Path, before_swap=None) -> None:
+    """What the build does with the files it rendered: staging folder, swap."""
+    with staging(output, content, root) as folder:
+        write_files(folder, out)
+        if before_swap is not None:
+            before_swap(folder)
+
+
+def site(n: int = 1) -> Output:
+    s = Output()
     s.add("index.html", f"<p>home {n}</p>".encode(), "t")
     s.add("a/b/index.html", f"<p>page {n}</p>".encode(), "t")
     return s
@@ -160,7 +168,7 @@ def test_stale_staging_folders_are_removed_live_ones_kept(paths):
 def test_unsafe_paths_are_refused(paths):
     output, content, root = paths
     for rel in ("../escape.html", "/abs.html", "a//b.html", "a\\b.html", "./a.html"):
-        s = Site()
+        s = Output()
         s.add(rel, b"x", "t")
         with pytest.raises(ValueError):
             write_site(s, output, content, root)

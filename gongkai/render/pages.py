@@ -1,0 +1,237 @@
+"""Pages: each template rendered with its view into an `Output`, nothing written."""
+from __future__ import annotations
+
+import datetime
+import re
+import traceback
+from pathlib import Path
+from typing import Any, Optional
+
+import jinja2
+
+from .. import jsonld, urls
+from ..config import Config
+from ..derive import ProjectFacts, YearFacts, YearOutline
+from ..errors import Problem, relpath
+from .fast_jinja import make_env
+from .output import Output
+from .views import (amount, data_view, entry_date, make_markdown, markdown,
+                    original_view, page_view, project_title, project_view, search_facets,
+                    sections_view, site_view, toc_view)
+
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def site_folder(config: Config, name: str) -> Path:
+    """`templates/` or `theme/` beside site_config.yaml if there is one, else the built-in one."""
+    own = config.root / name
+    return own if own.is_dir() else PACKAGE_ROOT / name
+
+
+def template_problem(exc: Exception, templates: Path) -> Problem:
+    """A template error as a Problem naming the template file and line."""
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return Problem(relpath(Path(exc.filename or exc.name or "?")), exc.lineno or 1, 1,
+                       f"template error: {exc.message}")
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename.startswith(str(templates))]
+    where = frames[-1] if frames else None
+    return Problem(relpath(Path(where.filename)) if where else str(templates),
+                   where.lineno if where else 1, 1, f"template error: {exc}")
+
+
+
+class Renderer:
+    """What every page needs (config, compiled templates, Markdown, the site's facts); each
+    method renders one group of pages into a new `Output`."""
+
+    def __init__(self, config: Config, epoch: Optional[datetime.date]):
+        self.config, self.epoch = config, epoch
+        self.templates = site_folder(config, "templates")
+        self.env = make_env(self.templates)
+        self.md = make_markdown()
+        self.site_info = site_view(config)
+
+    def compile(self) -> None:
+        """Compile the templates now (forked build workers inherit them compiled); raises
+        jinja2.TemplateError."""
+        for name in ("agency_year.html", "project.html", "home.html"):
+            self.env.get_template(name)
+
+    def _page(self, out: Output, owner: str, template: str, path: str, frame: dict, **view: Any) -> None:
+        """Render one template to `path` with the frame, the site facts and its view."""
+        html = self.env.get_template(template).render(site=self.site_info, page=frame, **view)
+        out.add(path, html.encode("utf-8"), owner)
+
+    # --- one agency year ------------------------------------------------------------------
+
+    def agency_year(self, facts: YearFacts, data: dict[str, bytes]) -> Output:
+        """`/{year}/{agency}/`, its project pages and its data files, plus the originals to
+        copy. `data` holds its own data files (their sizes are shown). Paths are owned by
+        the content file: a clash between them is the content's to fix."""
+        out = Output()
+        with self.env.one_pass():
+            self._agency_year(out, facts, data)
+        for path, payload in data.items():
+            out.add(path, payload, facts.year.source)
+        out.problems += out.conflicts()
+        return out
+
+    def _agency_year(self, out: Output, facts: YearFacts, data: dict[str, bytes]) -> None:
+        year = facts.year
+        ident, owner = year.agency.ident, year.source
+        path = urls.year_page(year.year, ident)
+        root = urls.root_of(path)
+        originals = []
+        for original in year.originals:
+            view, source = original_view(self.config, year, original)
+            originals.append(view)
+            out.copy(source, urls.original(year.year, ident, original.file), owner)
+        heading = f"{year.agency.name} {year.year} 年部门预算绩效目标"
+        by_project = {id(pf.project): pf for pf in facts.projects}
+        parts = [{"id": f"part-{n}", "number": part.number, "title": part.title,
+                  "html": markdown(self.md, part.text, root, 2),
+                  "sections": sections_view(self.md, part.sections, f"part-{n}", 0, root),
+                  "projects": [{"href": f"{by_project[id(p)].slug}/index.html",
+                                "text": (p.number or "") + p.title} for p in part.projects]}
+                 for n, part in enumerate(year.parts, 1)]
+        projects = [{"href": f"{pf.slug}/index.html", "number": pf.project.number or str(pf.index),
+                     "code": pf.project.code, "name": pf.project.name or pf.project.title,
+                     "budget": amount(pf.project.budget),
+                     "unit": pf.unit if pf.unit != year.unit else None} for pf in facts.projects]
+        view = {
+            "heading": heading, "agency": year.agency, "document": year.document, "unit": year.unit,
+            "year": year.year, "preamble": markdown(self.md, year.preamble, root, 1),
+            "toc": toc_view(facts, originals), "toc_printed": year.document.toc_printed,
+            "parts": parts, "projects": projects, "total": amount(facts.total_budget),
+            "notes": list(facts.notes), "unplaced": year.unplaced, "originals": originals,
+            "data": data_view(year, data, root),
+        }
+        published = entry_date(year.year, year.document.published, self.epoch)
+        frame = page_view(path, heading, self._year_crumbs(year.year) + [(year.agency.name, None)],
+                          pub_date=published, source=year.agency.name)
+        frame["jsonld"] = jsonld.agency_year(facts, heading, root)
+        self._page(out, owner, "agency_year.html", path, frame, year=view,
+                   search=search_facets(year, "部门", facts.total_budget, year.unit))
+        for i, pf in enumerate(facts.projects):
+            self._project(out, facts, pf, facts.projects[i - 1] if i else None,
+                          facts.projects[i + 1] if i + 1 < len(facts.projects) else None, originals, published)
+
+    @staticmethod
+    def _year_crumbs(number: int) -> list[tuple[str, Optional[str]]]:
+        return [("首页", urls.HOME), (f"{number} 年", f"{urls.HOME}#y{number}")]
+
+    def _project(self, out: Output, facts: YearFacts, pf: ProjectFacts, prev: Optional[ProjectFacts],
+                 next_: Optional[ProjectFacts], originals: list[dict], published: datetime.date) -> None:
+        """`/{year}/{agency}/{project}/`: one 绩效目标表."""
+        year = facts.year
+        path = urls.project_page(year.year, year.agency.ident, pf.slug)
+        nav = {"prev": {"href": f"../{prev.slug}/index.html", "title": project_title(prev)} if prev else None,
+               "next": {"href": f"../{next_.slug}/index.html", "title": project_title(next_)} if next_ else None}
+        frame = page_view(path, f"{project_title(pf)} - {year.agency.name} {year.year} 年",
+                          self._year_crumbs(year.year) + [(year.agency.name, urls.year_page(year.year, year.agency.ident)),
+                                                          (project_title(pf), None)],
+                          pub_date=published, source=year.agency.name)
+        self._page(out, year.source, "project.html", path, frame, project=project_view(pf, originals), nav=nav,
+                   search=search_facets(year, "项目", pf.project.budget, pf.unit, pf.categories),
+                   agency={"name": year.agency.name, "year": year.year, "href": "../index.html",
+                           "count": len(facts.projects)})
+
+    # --- the pages that list every agency year, fixed pages, assets ------------------------
+
+    def common(self, years: list[YearOutline], data: dict[str, bytes]) -> Output:
+        """Everything but the agency-year pages: lists, feeds, the site-wide data files (`data`),
+        fixed pages, assets. `years` in site order."""
+        out = Output()
+        dates = [entry_date(y.year, y.published, self.epoch) for y in years]
+        updated = max(dates) if dates else (self.epoch or datetime.date(1970, 1, 1))
+        self._home(out, years, updated)
+        self._page(out, "templates/search.html", "search.html", urls.SEARCH,
+                   self._plain_frame(urls.SEARCH, "站内搜索", updated))
+        self._sitemap_page(out, years, data, updated)
+        self._page(out, "templates/accessibility.html", "accessibility.html", urls.ACCESSIBILITY,
+                   self._plain_frame(urls.ACCESSIBILITY, "无障碍声明", updated))
+        # 404.html is served for missing URLs at any depth; its links are written from the root.
+        self._page(out, "templates/404.html", "404.html", urls.NOT_FOUND,
+                   page_view(urls.NOT_FOUND, "页面未找到", [("首页", urls.HOME), ("页面未找到", None)],
+                             pub_date=updated, source=self.config.owner))
+        self._feeds(out, years, updated)
+        for path, payload in data.items():
+            out.add(path, payload, "gongkai/opendata.py")
+        self._assets(out)
+        out.problems += out.conflicts()
+        return out
+
+    def _plain_frame(self, path: str, title: str, updated: datetime.date) -> dict:
+        return page_view(path, title, [("首页", urls.HOME), (title, None)],
+                         pub_date=updated, source=self.config.owner)
+
+    def _home(self, out: Output, years: list[YearOutline], updated: datetime.date) -> None:
+        """`/`: agency years grouped by year (newest first) and region (config order)."""
+        groups = []
+        for number in sorted({y.year for y in years}, reverse=True):
+            regions = []
+            for region in self.config.regions:
+                rows = [{"href": urls.year_page(y.year, y.ident), "name": y.agency.name,
+                         "code": y.agency.code, "projects": len(y.slugs),
+                         "total": amount(y.total_budget), "unit": y.unit, "published": y.published}
+                        for y in years if y.year == number and y.agency.region == region]
+                if rows:
+                    regions.append({"name": region, "rows": rows})
+            groups.append({"year": number, "id": f"y{number}", "regions": regions})
+        frame = page_view(urls.HOME, self.config.title, [("首页", None)],
+                          pub_date=updated, source=self.config.owner)
+        self._page(out, "templates/home.html", "home.html", urls.HOME, frame, groups=groups,
+                   data={"projects": urls.ALL_PROJECTS, "indicators": urls.ALL_INDICATORS,
+                         "package": urls.DATA_PACKAGE})
+
+    def _sitemap_page(self, out: Output, years: list[YearOutline], data: dict[str, bytes],
+                      updated: datetime.date) -> None:
+        """`/sitemap/`: 网站地图. Agency years, not every project: at province scale a page of
+        tens of thousands of links helps no reader (each agency page lists its projects)."""
+        groups = []
+        for number in sorted({y.year for y in years}, reverse=True):
+            agencies = [{"href": urls.year_page(y.year, y.ident), "name": y.agency.name, "projects": len(y.slugs)}
+                        for y in years if y.year == number]
+            groups.append({"year": number, "agencies": agencies})
+        site_wide = [p for p in data if not urls.is_year_data(p)]
+        self._page(out, "templates/sitemap.html", "sitemap.html", urls.SITEMAP_PAGE,
+                   self._plain_frame(urls.SITEMAP_PAGE, "网站地图", updated), years=groups,
+                   data=[{"href": p, "file": p.removeprefix(urls.DATA)} for p in site_wide])
+
+    def _feeds(self, out: Output, years: list[YearOutline], updated: datetime.date) -> None:
+        """sitemap.xml, robots.txt and the Atom feed of agency years."""
+        domain = self.config.site_domain or "gongkai.invalid"
+        entries = [{"href": urls.year_page(y.year, y.ident), "dir": urls.year_dir(y.year, y.ident),
+                    "title": f"{y.agency.name} {y.year} 年部门预算绩效目标",
+                    "id": f"tag:{domain},{y.year}:{y.year}/{y.ident}",
+                    "date": entry_date(y.year, y.published, self.epoch).isoformat(),
+                    "summary": f"{y.agency.region} {y.agency.name}：{len(y.slugs)} 个项目"
+                               + (f"，预算合计 {y.total_budget} {y.unit}" if y.total_budget is not None else "") + "。",
+                    "projects": [urls.project_dir(y.year, y.ident, slug) for slug in y.slugs]}
+                   for y in years]
+        first = min((y.year for y in years), default=2000)
+        feed = {"id": f"tag:{domain},{first}:feed", "updated": updated.isoformat(), "entries": entries,
+                "site_url": self.config.site_url}
+        for template, path in (("sitemap.xml", urls.SITEMAP_XML), ("robots.txt", urls.ROBOTS),
+                               ("feed.xml", urls.FEED)):
+            self._page(out, f"templates/{template}", template, path,
+                       page_view(path, self.config.title, [], pub_date=updated, source=self.config.owner),
+                       feed=feed)
+
+    def _assets(self, out: Output) -> None:
+        """theme/assets/* copied to assets/ (read into memory: a few small files)."""
+        folder = site_folder(self.config, "theme") / "assets"
+        for source in sorted(folder.rglob("*")):
+            if source.is_file():
+                data = source.read_bytes()
+                if source.suffix == ".css":
+                    data = compact_css(data)
+                out.add(urls.ASSETS + source.relative_to(folder).as_posix(), data, relpath(source))
+
+
+def compact_css(data: bytes) -> bytes:
+    """CSS without comments and indentation: it counts in every page's weight budget.
+    Only what cannot change meaning goes (spaces inside lines stay: `.a :focus`)."""
+    text = re.sub(r"/\*.*?\*/", "", data.decode("utf-8"), flags=re.DOTALL)
+    return ("\n".join(line.strip() for line in text.splitlines() if line.strip()) + "\n").encode("utf-8")

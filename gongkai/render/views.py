@@ -1,0 +1,272 @@
+"""Views: the plain dicts templates get, built from the model and `derive`.
+
+Text as printed, amounts as `str(Decimal)`, every link already made relative to its page:
+templates only place things.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import hashlib
+import os
+import re
+from decimal import Decimal
+from pathlib import Path
+from typing import Optional
+
+from markdown_it import MarkdownIt
+from markupsafe import Markup
+
+from .. import urls
+from ..config import Config
+from ..derive import ProjectFacts, YearFacts
+from ..model import AgencyYear, Project, Section, TocEntry
+
+SAFE_LINK_RE = re.compile(r"^(?:https?:|mailto:)", re.IGNORECASE)
+SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+FORMATS = {"pdf": "PDF", "doc": "Word", "docx": "Word", "xls": "Excel", "xlsx": "Excel",
+           "wps": "WPS", "txt": "纯文本", "html": "网页", "htm": "网页", "zip": "压缩包"}
+CONTACT_LABELS = {"phone": "电话", "email": "电子邮箱", "address": "地址", "fax": "传真",
+                  "postcode": "邮编"}
+PARSED_BY = {"editor": "编辑给定", "parser": "程序解析"}
+
+
+def make_markdown() -> MarkdownIt:
+    """CommonMark-ish Markdown, raw HTML off, single line breaks kept, no images (no fetches)."""
+    md = MarkdownIt("js-default", {"breaks": True})
+    md.validateLink = _safe_link
+    md.disable("image")
+    return md
+
+
+def _safe_link(url: str) -> bool:
+    """Only http(s), mailto and relative links that stay under the site root (no `/x`)."""
+    url = url.strip()
+    if SAFE_LINK_RE.match(url):
+        return True
+    return not SCHEME_RE.match(url) and not url.startswith(("/", "\\"))
+
+
+def markdown(md: MarkdownIt, text: Optional[str], root: str, heading_base: int) -> Optional[Markup]:
+    """Markdown to safe HTML: relative links taken from the site root, headings shifted down."""
+    if not text:
+        return None
+    tokens = md.parse(text)
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, heading_base + int(token.tag[1]))}"
+        elif token.type in ("th_open", "td_open") and "style" in token.attrs:   # the CSP blocks style=
+            token.attrSet("class", "align-" + str(token.attrs.pop("style")).rpartition(":")[2])
+        for child in token.children or ():
+            href = child.attrGet("href") if child.type == "link_open" else None
+            if href and not SCHEME_RE.match(href) and not href.startswith("#"):
+                child.attrSet("href", root + href)   # content links are written from the site root
+    return Markup(md.renderer.render(tokens, md.options, {}))
+
+
+def entry_date(year: int, published: Optional[datetime.date], epoch: Optional[datetime.date]) -> datetime.date:
+    """Date of an agency year for feeds and meta tags: published, else SOURCE_DATE_EPOCH, else 1 Jan."""
+    return published or epoch or datetime.date(year, 1, 1)
+
+
+# --- views --------------------------------------------------------------------------------
+
+def site_view(config: Config) -> dict:
+    """Facts shown on every page: title, footer (《政府网站发展指引》) and meta tags."""
+    contact = [{"label": CONTACT_LABELS.get(k, ""), "value": v,
+                "href": f"mailto:{v}" if k == "email" else None}
+               for k, v in config.contact.items() if v]
+    return {"title": config.title, "owner": config.owner, "contact": contact,
+            "site_id_code": config.site_id_code, "icp": config.icp,
+            "police_record": config.police_record, "site_domain": config.site_domain,
+            "column_name": config.column_name, "column_type": config.column_type}
+
+
+def page_view(path: str, title: str, crumbs: list[tuple[str, Optional[str]]], *,
+              pub_date: datetime.date, source: str, description: str = "") -> dict:
+    """Per-page frame: relative root, <title>, breadcrumbs (last = current page), meta tags."""
+    root = urls.root_of(path)
+    return {
+        "path": path, "root": root, "title": title, "description": description,
+        "crumbs": [{"label": label, "href": root + href if href is not None else None}
+                   for label, href in crumbs],
+        "pub_date": pub_date.isoformat(), "source": source,
+    }
+
+
+def amount(value: Optional[Decimal]) -> Optional[str]:
+    """An amount exactly as printed (str of the Decimal read from the file)."""
+    return None if value is None else str(value)
+
+
+# Amount units search can sort by, in yuan (docs/search.md).
+YUAN = {"元": Decimal(1), "千元": Decimal(1000), "万元": Decimal(10000), "亿元": Decimal(100000000)}
+
+
+def search_facets(year: AgencyYear, kind: str, budget: Optional[Decimal], unit: str,
+                  categories: tuple[str, ...] = ()) -> dict[str, str]:
+    """`data-search-*` attributes of a page's <article>: gongkai/search/ reads them into the
+    search filters (year, region, agency, 一级指标) and the budget sort (in yuan)."""
+    facets = {"data-search-kind": kind, "data-search-year": str(year.year),
+              "data-search-region": year.agency.region, "data-search-agency": year.agency.name}
+    if categories:
+        facets["data-search-category"] = "|".join(categories)
+    if budget is not None and unit in YUAN:
+        facets["data-search-budget"] = format((budget * YUAN[unit]).normalize(), "f")
+    return facets
+
+
+def page_link(originals: list[dict], page, prefix: str = "") -> Optional[str]:
+    """Link to a printed page of the (first) original: `#page=N` only where a PDF viewer reads it."""
+    if page is None or not originals:
+        return None
+    href = prefix + originals[0]["href"]
+    if originals[0]["ext"] == "pdf" and str(page).isdigit():
+        href += f"#page={page}"
+    return href
+
+
+def toc_view(facts: YearFacts, originals: list[dict]) -> list[dict]:
+    """The 目录: parts, sections and projects in document order, nested as in the document."""
+    year = facts.year
+    by_project = {id(pf.project): pf for pf in facts.projects}
+
+    def entry(number, title, toc: Optional[TocEntry], href, children) -> dict:
+        page = toc.page if toc is not None else None
+        return {"text": toc.text if toc else (number or "") + title, "href": href,
+                "page": page, "page_href": page_link(originals, page), "children": children}
+
+    def keep(item) -> bool:
+        return item.toc is not None or not year.document.toc_printed
+
+    def sections(items: tuple[Section, ...], prefix: str) -> list[dict]:
+        out = []
+        for i, s in enumerate(items, 1):
+            anchor = f"{prefix}-{i}"
+            children = sections(s.sections, anchor)
+            if keep(s):
+                out.append(entry(s.number, s.title, s.toc, "#" + anchor, children))
+            else:
+                out += children   # an unlisted heading: its listed children move up a level
+        return out
+
+    entries = []
+    for n, part in enumerate(year.parts, 1):
+        children = sections(part.sections, f"part-{n}")
+        for project in part.projects:
+            pf = by_project[id(project)]
+            if keep(project):
+                children.append(entry(project.number, project.title, project.toc,
+                                      f"{pf.slug}/index.html", []))
+        if keep(part) or children:
+            entries.append(entry(part.number, part.title, part.toc, f"#part-{n}", children))
+    return entries
+
+
+def sections_view(md: MarkdownIt, items: tuple[Section, ...], prefix: str, depth: int, root: str) -> list[dict]:
+    """Sections flattened in order, each with its anchor and heading level (h3 below a part)."""
+    out = []
+    for i, s in enumerate(items, 1):
+        anchor, level = f"{prefix}-{i}", min(6, 3 + depth)
+        out.append({"id": anchor, "level": level, "number": s.number, "title": s.title,
+                    "html": markdown(md, s.text, root, level)})
+        out += sections_view(md, s.sections, anchor, depth + 1, root)
+    return out
+
+
+def original_view(config: Config, year: AgencyYear, original) -> tuple[dict, Path]:
+    """An original file's download facts (size, format, SHA-256) and its source path. The
+    file is read in pieces: a scanned PDF may be larger than memory."""
+    source = urls.originals_folder(config.root / year.source, year.agency.ident) / original.file
+    with open(source, "rb") as f:
+        length = os.fstat(f.fileno()).st_size
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    ext = original.file.rsplit(".", 1)[-1].lower() if "." in original.file else ""
+    size = f"{length:,} 字节" + (f"（{length / 1024:.1f} KB）" if length >= 1024 else "")
+    return {"file": original.file, "title": original.title, "note": original.note,
+            "href": urls.ORIGINALS_FROM_YEAR_PAGE + urls.quote(original.file), "ext": ext,
+            "format": f"{FORMATS.get(ext, ext.upper() or '未知')}（.{ext}）" if ext else "未知",
+            "size": size, "sha256": digest}, source
+
+
+def data_view(year: AgencyYear, files: dict[str, bytes], root: str) -> list[dict]:
+    """The open-data downloads of one agency year."""
+    paths = urls.year_data(year.year, year.agency.ident)
+    labels = [("json", "完整数据（JSON）", "JSON"), ("projects", "项目表（CSV）", "CSV"),
+              ("indicators", "绩效指标表（CSV）", "CSV")]
+    return [{"title": title, "file": paths[key].rsplit("/", 1)[-1], "href": root + paths[key],
+             "format": fmt, "size": f"{len(files[paths[key]]):,} 字节"}
+            for key, title, fmt in labels]
+
+
+ZERO = Decimal(0)
+
+
+def chart_view(pf: ProjectFacts) -> Optional[dict]:
+    """An SVG bar chart of the cumulative spending plan; the table beside it is its text."""
+    points = pf.project.plan
+    values = [p.value for p in points if p.value is not None]
+    if not values:
+        return None
+    top = max(values + ([pf.project.budget] if pf.plan_kind == "amount" and pf.project.budget else [])
+              + ([Decimal(100)] if pf.plan_kind == "percent" else []))
+    top = top if top > 0 else Decimal(1)
+    unit = "%" if pf.plan_kind == "percent" else ("" if pf.plan_kind is None else pf.unit)
+    step, base, height = 72, 150, 110
+    bars = []
+    for i, p in enumerate(points):
+        x = 40 + i * step
+        label = str(p.value) + unit if p.value is not None else "空白"   # str(): as f"{}" writes a Decimal
+        h = int((max(p.value, ZERO) / top * height).to_integral_value()) if p.value is not None else 0
+        bars.append({"x": x, "y": base - h, "w": 40, "h": h, "cx": x + 20,
+                     "label": label, "label_y": base - h - 6, "period": p.period})
+    desc = "；".join(f"{p.period}：{b['label']}" for p, b in zip(points, bars))
+    return {"width": 40 + len(points) * step, "height": 180, "base": base, "bars": bars,
+            "title": "资金支出计划（累计）柱状图",
+            "desc": f"各期累计支出计划：{desc}。数据与上表相同。"}
+
+
+def project_title(pf: ProjectFacts) -> str:
+    """A project table's printed number and title, as its heading reads."""
+    return (pf.project.number or "") + pf.project.title
+
+
+def parsed_text(row) -> Optional[str]:
+    """A derived reading of 指标值 as text, e.g. ≥95%."""
+    p = row.parsed
+    return None if p is None else f"{p.comparator}{p.number}{p.unit or ''}"
+
+
+def project_view(pf: ProjectFacts, originals: list[dict]) -> dict:
+    """Everything a project page shows, in the order of the printed table."""
+    p = pf.project
+    groups: list[list[dict]] = []   # rows of the table, one list per 一级 group
+    for r in pf.rows:
+        ind = r.indicator
+        row = {"level1": ind.level1, "level2": ind.level2,
+               "level1_span": r.level1_span, "level2_span": r.level2_span,
+               "group_start": r.level1_span > 0, "level3": ind.level3,
+               "description": ind.description, "value": ind.value, "basis": ind.basis,
+               "parsed": parsed_text(r),
+               "parsed_by": PARSED_BY.get(r.parsed_by or "")}
+        if row["group_start"] or not groups:
+            groups.append([row])
+        else:
+            groups[-1].append(row)
+    plan = [{"period": r.point.period, "value": amount(r.point.value),
+             "percent": f"{r.percent}%" if r.percent is not None else None} for r in pf.plan]
+    view = {name: getattr(p, name) for name in PROJECT_FIELDS}   # every printed field, as printed
+    view.update({
+        "index": pf.index, "slug": pf.slug, "unit": pf.unit,
+        "budget": amount(p.budget), "fiscal": amount(p.fiscal), "other": amount(p.other),
+        "plan": plan, "plan_kind": pf.plan_kind,
+        "plan_has_percent": any(r["percent"] for r in plan), "chart": chart_view(pf),
+        "groups": groups, "notes": list(pf.notes),
+        "page": p.toc.page if p.toc else None,
+        "page_href": page_link(originals, p.toc.page if p.toc else None, "../"),
+    })
+    return view
+
+
+PROJECT_FIELDS = tuple(f.name for f in dataclasses.fields(Project) if f.name != "pos")
+

@@ -1,0 +1,106 @@
+"""The index in parts: how many, which pages each holds, what each is made from, and which
+parts of the previous bundle can be taken over instead of being indexed again.
+
+Pagefind indexes on about one core, so a large site is split into parts, one Pagefind
+process each, all at once, merged at query time by assets/search.js (`mergeIndex`). A
+part's key digests everything its bytes depend on; a part of the previous bundle with the
+same key and untouched files is linked into the new bundle.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Optional
+
+from .. import searchtext
+from .bundle import KEYS_FILE, files_digest, part_files
+from .pagefind import PAGEFIND_VERSION, index_workers, pagefind_cmd
+
+PART_PAGES = 500                     # pages per part at least before the index is split
+
+
+def part_count(pages: int, workers: Optional[int] = None) -> int:
+    """How many parts the index is split into. Pagefind indexes on about one core (10,000
+    pages: 30 s wall, 39 s CPU), so past PART_PAGES pages per core the pages are split
+    into parts, one Pagefind process each, all at once (two parts: 18 s wall, 35 s CPU),
+    merged at query time by assets/search.js (`mergeIndex`). GONGKAI_SEARCH_PARTS sets it."""
+    value = os.environ.get("GONGKAI_SEARCH_PARTS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return max(1, min(int(value), pages))
+    workers = index_workers() if workers is None else workers
+    return max(1, min(workers, pages // PART_PAGES))
+
+
+def split_pages(pages: list[str], parts: int) -> list[list[str]]:
+    """`pages` (sorted) in at most `parts` shares of whole agency years (a page's first two
+    folders, `2020/287002/…`), in path order, none empty, as equal in pages as whole agency
+    years allow (the Pagefind processes run at once: the largest share sets the time). An
+    edit inside one agency year then changes one share, and only that part of the index is
+    built again; a project added or removed moves at most the agency years at a boundary."""
+    groups: dict[str, list[str]] = {}
+    for rel in pages:
+        groups.setdefault("/".join(rel.split("/")[:2]), []).append(rel)
+    parts = max(1, min(parts, len(groups)))
+    shares: list[list[str]] = [[] for _ in range(parts)]
+    before, total = 0, len(pages)
+    for i, members in enumerate(groups.values()):
+        # the share the agency year's middle page falls in; never one that must stay empty
+        n = min((2 * before + len(members)) * parts // (2 * total), parts - 1)
+        n = max(n, parts - (len(groups) - i))
+        while n > 0 and not shares[n - 1]:
+            n -= 1
+        shares[n] += members
+        before += len(members)
+    return shares
+
+
+def part_key(share: list[str], digests: dict[str, bytes]) -> str:
+    """What a part of the index is made from: its pages' paths and shadow pages, the
+    Pagefind version and options, and the code that writes shadow pages, runs Pagefind and
+    finishes the bundle (searchtext.py and every module of this package).
+    Equal keys, equal part: Pagefind's output depends on nothing else (tested)."""
+    key = hashlib.sha256(" ".join([PAGEFIND_VERSION, *pagefind_cmd(Path(), Path(), Path())[1:]]).encode())
+    for module in (Path(searchtext.__file__), *sorted(Path(__file__).parent.glob("*.py"))):
+        key.update(module.read_bytes())
+    for rel in share:
+        key.update(rel.encode("utf-8") + b"\0" + digests[rel])
+    return key.hexdigest()
+
+
+def reusable_parts(bundle: Path) -> dict[str, tuple[Path, list[str]]]:
+    """The parts of an earlier index bundle that may be used again, by key: (folder, files)
+    of each part whose files are still exactly those it was finished with."""
+    try:
+        recorded = json.loads((bundle / KEYS_FILE).read_text(encoding="utf-8"))["parts"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    found = {}
+    for part in recorded if isinstance(recorded, list) else []:
+        if not isinstance(part, dict) or not all(isinstance(part.get(k), str) for k in ("folder", "key", "files")):
+            continue
+        if not re.fullmatch(r"(?:part-[0-9]+/)?", part["folder"]):
+            continue                      # only folders urls.search_part names
+        folder = bundle / part["folder"]
+        files = part_files(folder, main=not part["folder"])
+        try:
+            if files and files_digest(folder, files) == part["files"]:
+                found[part["key"]] = (folder, files)
+        except OSError:
+            continue
+    return found
+
+
+def link_part(folder: Path, files: list[str], output: Path) -> None:
+    """An earlier part's files into `output`: hard links (no bytes copied, and the old
+    bundle is deleted once the new one is in place), copies where links are refused."""
+    for rel in files:
+        target = output / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(folder / rel, target)
+        except OSError:
+            shutil.copyfile(folder / rel, target)

@@ -1,0 +1,135 @@
+"""Every path rule of the site and of the content folder, in one place.
+
+Output paths are site-relative POSIX paths (`2022/287001/index.html`); pages link to each
+other with relative URLs made from them (`root_of`, `quote`), so the site works under any
+sub-path and from disk. Render, open data, search, serve and the feed ask this module;
+none of them spells a path out.
+"""
+from __future__ import annotations
+
+import urllib.parse
+from pathlib import Path
+from typing import Optional
+
+# --- content/ ---------------------------------------------------------------------------
+
+CONTENT_SUFFIXES = (".yaml", ".yml")   # .yml is found so that it is reported, never left out
+
+
+def is_year_folder(name: str) -> bool:
+    """`content/{year}/`: a folder named by digits only."""
+    return name.isdigit()
+
+
+def agency_file_of(content_dir: Path, path: Path) -> Optional[Path]:
+    """The agency-year file a path under `content/` belongs to: itself
+    (`content/2022/287001.yaml`), or the owner of an original in `content/2022/287001/`."""
+    try:
+        parts = path.relative_to(content_dir).parts
+    except ValueError:
+        return None
+    if len(parts) < 2 or not is_year_folder(parts[0]):
+        return None
+    if len(parts) == 2:
+        return path if parts[1].endswith(CONTENT_SUFFIXES) else None
+    return content_dir / parts[0] / f"{parts[1]}.yaml"
+
+
+def originals_folder(agency_file: Path, ident: Optional[str] = None) -> Path:
+    """`content/2022/287001/` beside `content/2022/287001.yaml`: the agency year's originals
+    (named by the agency's identifier, which placement checks to be the file's name)."""
+    return agency_file.parent / (ident or agency_file.stem)
+
+
+# --- pages ------------------------------------------------------------------------------
+
+def year_dir(year: int, ident: str) -> str:
+    """`2022/287001/`: the folder of an agency year's pages, originals and nothing else."""
+    return f"{year}/{ident}/"
+
+
+def year_page(year: int, ident: str) -> str:
+    return f"{year}/{ident}/index.html"
+
+
+def project_page(year: int, ident: str, slug: str) -> str:
+    return f"{year}/{ident}/{slug}/index.html"
+
+
+def project_dir(year: int, ident: str, slug: str) -> str:
+    return f"{year}/{ident}/{slug}/"
+
+
+def original(year: int, ident: str, file: str) -> str:
+    return f"{year}/{ident}/originals/{file}"
+
+
+ORIGINALS_FROM_YEAR_PAGE = "originals/"   # where the agency-year page finds its originals
+# Names in an agency year's folder that are not project pages: no project may take them.
+YEAR_FOLDER_NAMES = ("index.html", "originals")
+
+HOME = "index.html"
+SEARCH = "search/index.html"
+SITEMAP_PAGE = "sitemap/index.html"
+ACCESSIBILITY = "accessibility/index.html"
+NOT_FOUND = "404.html"
+SITEMAP_XML = "sitemap.xml"
+ROBOTS = "robots.txt"
+FEED = "feed.xml"
+ASSETS = "assets/"
+
+# --- open data --------------------------------------------------------------------------
+
+DATA_DIR = "data"
+DATA = DATA_DIR + "/"
+ALL_PROJECTS = "data/projects.csv"
+ALL_INDICATORS = "data/indicators.csv"
+DATA_PACKAGE = "data/datapackage.json"
+
+
+def data_file(name: str) -> str:
+    return f"{DATA_DIR}/{name}"
+
+
+def year_data(year: int, ident: str) -> dict[str, str]:
+    """Site-relative paths of one agency year's data files."""
+    stem = f"{DATA_DIR}/{year}-{ident}"
+    return {"json": f"{stem}.json", "projects": f"{stem}-projects.csv",
+            "indicators": f"{stem}-indicators.csv"}
+
+
+def is_year_data(path: str) -> bool:
+    """`data/2022-287001.json` and its CSVs, as opposed to the site-wide data files."""
+    return path.startswith(DATA) and path[len(DATA):len(DATA) + 4].isdigit()
+
+
+# --- search -----------------------------------------------------------------------------
+
+SEARCH_BUNDLE = "pagefind"           # the index folder in the site
+
+
+def search_part(n: int) -> str:
+    """Where part `n` of the index lives inside the bundle folder: "" for 0 (the main part
+    is the bundle itself), else `part-{n + 1}/`."""
+    return "" if n == 0 else f"part-{n + 1}/"
+
+
+# --- what serve rewrites after a content change -------------------------------------------
+
+# Outputs that list every agency year: brought up to date after the changed agency years'
+# own pages, which the browser reloads first.
+SITE_WIDE = (DATA, HOME, "sitemap/", SITEMAP_XML, FEED, ROBOTS)
+# Written after the browser reloaded when everything is re-rendered (megabytes of open data).
+DEFERRED = (DATA,)
+
+
+# --- links ------------------------------------------------------------------------------
+
+def root_of(path: str) -> str:
+    """The relative prefix that leads from the page at `path` back to the site root."""
+    return "../" * path.count("/")
+
+
+def quote(path: str) -> str:
+    """A site path as a URL: every segment percent-encoded (originals may have Chinese names)."""
+    return "/".join(urllib.parse.quote(part) for part in path.split("/"))
