@@ -12,7 +12,10 @@ After every step:
   -> bytes, folders included; the marker `.gongkai-site` and `pagefind/` left out), and the
   marker is there (a later `build.py build` must accept the folder);
 - with problems, the output folder equals the last good state: a clean build of the files
-  as they were at the last step without errors.
+  as they were at the last step without errors. One exception: when the output folder was
+  removed and serve puts the last good state back, its originals are copied from content/
+  as they are then (serve keeps no copies of originals: they may be gigabytes), so they
+  are left out of that comparison.
 
 Clean builds are cached by a digest of the project's files, so equal states are built once.
 """
@@ -26,13 +29,14 @@ import io
 import itertools
 import os
 import shutil
+import tempfile
 import time
 import traceback
 from pathlib import Path
 from typing import Optional
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import harness
@@ -301,6 +305,8 @@ def clean_build(project: Project, digest: str, scratch: Path) -> Clean:
 VALUES = st.text(alphabet="甲乙丙丁", min_size=1, max_size=3)
 PICK = st.integers(0, 3)
 
+# `pick` chooses among what exists then (modulo), so every operation applies; one with
+# nothing to act on is a no-op. Edit, break and fix are listed twice: twice as likely.
 OPERATIONS = st.one_of(
     st.tuples(st.just("edit"), PICK, st.sampled_from(["project", "agency", "text"]), VALUES),
     st.tuples(st.just("break"), PICK, st.sampled_from(["unit", "colon", "region"])),
@@ -318,6 +324,10 @@ OPERATIONS = st.one_of(
     st.tuples(st.just("config_title"), VALUES),
     st.tuples(st.just("break_config")),
 )
+# Known defects these reach at HEAD 3fccb20 (../shared/docs/defects.md): a burst with a broken
+# save or a switch to a version with a broken file (D1), a .yaml original of a numeric agency
+# code (D12), removing the output folder (D17); also a broken file or site_config.yaml whose
+# error is forgotten when another file is saved.
 # A step: one change, or a burst of several (one `rebuild` with the union of their paths).
 STEPS = st.lists(st.lists(OPERATIONS, min_size=1, max_size=3), min_size=1, max_size=6)
 
@@ -338,6 +348,7 @@ class Session:
         self.live = LiveSite(self.project.config, output=self.project.output)
         self.log: list[str] = []
         self.last_good: Optional[tuple[int, str]] = None   # (step, digest)
+        self.output_removed = False   # since the last good step (originals are then put back as they are now)
 
     # --- helpers
 
@@ -479,6 +490,7 @@ class Session:
 
     def op_rm_output(self) -> str:
         shutil.rmtree(self.project.output, ignore_errors=True)
+        self.output_removed = True
         self.project.changed.add(self.project.output)
         return "rm -rf the output folder"
 
@@ -536,6 +548,7 @@ class Session:
                                                  "files fails:\n" + tail(clean.log)))
             expected, what = clean.files, "a clean build of the current files"
             self.last_good = (n, digest)
+            self.output_removed = False
         else:
             if clean.rc == 0:
                 raise AssertionError(self.report("serve still reports errors, but a clean build of the same "
@@ -545,6 +558,8 @@ class Session:
                                                  + "\n".join(p.format() for p in self.live.problems[:5])))
             good_step, good_digest = self.last_good
             expected = CLEAN_BUILDS[good_digest].files
+            if self.output_removed:
+                expected, live_files = without_originals(expected), without_originals(live_files)
             what = f"the last good state (a clean build of the files after step {good_step})"
         problems = compare(expected, live_files)
         # Raised on separate lines, so that Hypothesis reports each kind of failure on its own.
@@ -567,6 +582,11 @@ def tail(text: str, lines: int = 12) -> str:
     """The build's error lines (else its last lines), indented."""
     found = [line for line in text.splitlines() if "error" in line] or text.splitlines()
     return "\n".join("    " + line for line in found[-lines:])
+
+
+def without_originals(files: dict[str, bytes]) -> dict[str, bytes]:
+    """`files` without the originals (`YEAR/IDENT/originals/…`)."""
+    return {rel: data for rel, data in files.items() if rel.split("/")[2:3] != ["originals"]}
 
 
 def compare(expected: dict[str, bytes], actual: dict[str, bytes]) -> list[str]:
@@ -603,7 +623,14 @@ def compare(expected: dict[str, bytes], actual: dict[str, bytes]) -> list[str]:
 
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory):
-    return tmp_path_factory.mktemp("serve-property")
+    """In memory (/dev/shm) where there is one: a third less time than on disk."""
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        folder = Path(tempfile.mkdtemp(prefix="gongkai-serve-property-", dir=shm))
+        yield folder
+        shutil.rmtree(folder, ignore_errors=True)
+    else:
+        yield tmp_path_factory.mktemp("serve-property")
 
 
 @contextlib.contextmanager
@@ -626,7 +653,9 @@ def test_serve_equals_a_clean_build_after_any_changes(workdir):
     a clean build of the same files (or, while there is an error, the last good one)."""
     counter = itertools.count()
 
-    @settings(max_examples=200, deadline=None,
+    # One failure at a time: shrinking several at once took over five minutes.
+    @settings(max_examples=200, deadline=None, report_multiple_bugs=False,
+              phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink],
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
     @given(steps=STEPS)
     def sequence(steps):

@@ -50,6 +50,8 @@ class LiveSite:
         # The pages that list every agency year still show them as before the last change;
         # `finish()` brings them up to date.
         self.site_wide_due = False
+        self.rerender = True                 # templates or configuration changed: all pages anew
+        self.site_broken = False             # the configuration or a template has an error
         self.generation = 0                  # bumped by every rebuild that wrote
         self.last_seconds = 0.0
         self.lock = threading.Lock()
@@ -73,6 +75,9 @@ class LiveSite:
         with self.lock:
             started = time.perf_counter()
             problems = self._rebuild(changed)
+            if any(p.is_error for p in problems) and self.common is not None and not (self.output / MARKER).is_file():
+                # The output folder was removed meanwhile: the last good site goes back.
+                problems += self._write_whole(list(self.shown.values()), self.common)
             self.problems = [p for p in problems if p.is_error]
             self.last_seconds = time.perf_counter() - started
         if not self.defer and not self.problems:
@@ -82,8 +87,10 @@ class LiveSite:
     # --- reading: which files changed, and their results --------------------------------
 
     def _rebuild(self, changed: set[Path]) -> list[Problem]:
-        if self.site is None or self.config_path in changed or any(self._is_design(p) for p in changed):
+        if (self.site is None or self.site_broken or self.config_path in changed
+                or any(self._is_design(p) for p in changed)):
             problems = self._load_site()
+            self.site_broken = bool(problems)   # read again on every change until it is fixed
             if problems:
                 return problems
         content = self.config.content_dir.resolve()
@@ -125,7 +132,7 @@ class LiveSite:
             return problems
         self.config, self.site = config, site
         self.files, self.results, self.signatures = [], {}, {}   # every file is read again
-        self.common = None
+        self.rerender = True                                     # and every page rendered
         return []
 
     def _structure_changed(self, changed: set[Path], owners: set[Path]) -> bool:
@@ -150,7 +157,7 @@ class LiveSite:
     def _publish(self, results: list[YearResult]) -> list[Problem]:
         """Check the agency years' pages and the links between pages, then write what changed."""
         output_lost = not (self.output / MARKER).is_file()
-        whole = output_lost or self.common is None
+        whole = output_lost or self.rerender or self.common is None
         common = self._render_common(results) if whole else (self.common, [])
         if common[0] is None:
             return common[1]
@@ -169,6 +176,7 @@ class LiveSite:
             self._write_common(common[0], hold=self.defer)
         self.shown = {r.source: r for r in results}
         self.site_wide_due = not whole
+        self.rerender = False
         self.generation += 1
         return []
 
@@ -224,7 +232,7 @@ class LiveSite:
         try:
             with staging(self.output, self.config.content_dir, self.config.root) as folder:
                 for result in results:
-                    write_files(folder, result.output)
+                    write_files(folder, _with_sources(result.output))
                 write_files(folder, common)
         except (WriteError, OSError) as exc:
             return [Problem(relpath(self.output), 1, 1, f"cannot write the site: {exc}")]
@@ -233,6 +241,7 @@ class LiveSite:
         self.copied = {rel: (str(source), _stat(source)) for r in results for source, rel in r.output.copies}
         self.pending = {}
         self.site_wide_due = False
+        self.rerender = False
         self.generation += 1
         return []
 
@@ -300,6 +309,16 @@ class LiveSite:
                 '<p style="margin:0 0 .5em;font-weight:bold">内容有错误，网站仍显示上一次正确生成的版本。'
                 '改正并保存后此提示自动消失。</p><ol style="margin:0;padding-left:1.5em">'
                 + "".join(items) + "</ol></div>")
+
+
+def _with_sources(out: Output) -> Output:
+    """`out` without the copies whose source is gone (the last good site written again
+    after its originals were deleted: what is left of it)."""
+    if all(source.exists() for source, _ in out.copies):
+        return out
+    kept = Output(files=out.files, owners=out.owners)
+    kept.copies = [(source, rel) for source, rel in out.copies if source.exists()]
+    return kept
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
