@@ -16,11 +16,11 @@ import time
 
 from .run import REPO, empty_trash, prepare, set_aside, settle
 
-# Pipeline stages by the functions that run them (gongkai/pipeline.py and what it calls);
+# Pipeline stages by the functions that run them (gongkai/pipeline.py, gongkai/site.py and what they call);
 # names that do not exist (any more) are skipped. Indented stages are inside the one above.
 STAGES = (
     ("input fingerprint (no-change check)", ("fingerprint",), 0),
-    ("each agency-year file, in workers (pipeline._year_task)", ("_year_task",), 0),
+    ("each agency-year file, in workers (site.year_result)", ("year_result",), 0),
     ("  YAML parse (libyaml) + schema check", ("validate_file",), 1),
     ("    of which: read parsed models from the cache", ("get",), 2),
     ("  derive (parsed values, notes)", ("derive_year",), 1),
@@ -28,7 +28,7 @@ STAGES = (
     ("  agency year and project pages (Jinja2)", ("agency_year",), 1),
     ("  write files into staging", ("write_files",), 1),
     ("  check the pages in memory (links, ids, markup)", ("scan_written",), 1),
-    ("site-wide pages and data (home, lists, sitemap, feed, data/)", ("render_common", "site_data"), 0),
+    ("site-wide pages and data (home, lists, sitemap, feed, data/)", ("common", "site_wide_data"), 0),
     ("check the other pages and the links left (verify_site)", ("verify_site",), 0),
     ("search index", ("build_index",), 0),
     ("swap into place", ("swap",), 0),

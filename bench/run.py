@@ -21,6 +21,9 @@ each); `python -m bench report` prints the last report again.
 
 Environment: BENCH_SCALE, BENCH_RUNS, BENCH_SEED (default 1), BENCH_TOOLS (default
 "gongkai,hugo,mkdocs,pagefind"), BENCH_SERVE=0 to skip the serve measurement,
+BENCH_BASELINE=<git revision> to build the same content with that revision's Gongkai too,
+interleaved in the same rounds (a row and a ratio against Hugo for it: a change compared
+with the code before it in one run),
 BENCH_TIMEOUT (seconds per command, default 1800; a command that runs longer is killed
 and its row says so).
 """
@@ -497,8 +500,8 @@ def measure_serve(project: Path, manifest: dict, page_rel: str, runs: int) -> Re
     """Start `build.py serve`, change one project name in one agency-year file, and time until
     the project page served over HTTP shows the change (then put the file back)."""
     result = Result("serve: one agency-year change → page served")
-    if not (REPO / "gongkai" / "serve.py").exists():
-        result.note = "gongkai/serve.py does not exist yet"
+    if not any((REPO / "gongkai" / name).exists() for name in ("serve", "serve.py")):
+        result.note = "gongkai/serve does not exist yet"
         return result
     port = _free_port()
     log_path = OUT / f"serve-{manifest['projects']}.log"
@@ -598,6 +601,19 @@ def prepare(scale: int, seed: int, tools: set) -> tuple[Path, dict]:
     return folder, manifest
 
 
+def baseline_code(revision: str) -> Path:
+    """The Gongkai code of `revision`, unpacked once under bench/out/ (`git archive`)."""
+    commit = subprocess.run(["git", "rev-parse", "--verify", revision + "^{commit}"], cwd=REPO,
+                            capture_output=True, text=True, check=True).stdout.strip()
+    folder = OUT / f"baseline-{commit[:12]}"
+    if not (folder / "build.py").is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(["git", "archive", commit, "build.py", "gongkai", "templates", "theme"],
+                                 cwd=REPO, capture_output=True, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
 @dataclass
 class Job:
     key: str
@@ -668,6 +684,14 @@ def bench_scale(scale: int, runs: int, seed: int, tools: set, hugo: Optional[str
         jobs.append(Job("mkdocs", "MkDocs, clean build",
                         [str(mkdocs), "build", "-q", "-f", str(folder / "mkdocs" / "mkdocs.yml"), "-d", str(m_out)],
                         clean(m_out), builds / "mkdocs.log"))
+    baseline = os.environ.get("BENCH_BASELINE", "").strip()
+    if "gongkai" in tools and baseline:
+        code = baseline_code(baseline)
+        b_out = builds / "gongkai-baseline"
+        jobs.append(Job("gongkai_baseline", f"Gongkai at {baseline} (baseline), clean build, no search",
+                        [str(PY), str(code / "build.py"), "build", "--config", str(config), "--output", str(b_out),
+                         "--no-search"], clean(b_out, project / ".cache", project / "_site"),
+                        builds / "gongkai-baseline.log"))
     if "gongkai" in tools and "pagefind" in tools:
         jobs.append(Job("gongkai_search", "Gongkai, clean build, with search",
                         gk + ["--output", str(g_search_out)], clean(g_search_out, project / ".cache", project / "_site"),
@@ -759,6 +783,9 @@ def table(scales: list[dict], runs: int) -> list[str]:
     row("Gongkai no search / Hugo (target ≤ 1.0)", lambda s: ratio(med(s, "gongkai_nosearch"), med(s, "hugo")))
     row("Gongkai no search / MkDocs", lambda s: ratio(med(s, "gongkai_nosearch"), med(s, "mkdocs")))
     row("Gongkai, parse cache warm / Hugo", lambda s: ratio(med(s, "gongkai_warm"), med(s, "hugo")))
+    if any("gongkai_baseline" in s["results"] for s in scales):
+        row("Gongkai baseline no search / Hugo (same rounds)", lambda s: ratio(med(s, "gongkai_baseline"), med(s, "hugo")))
+        row("Gongkai no search / baseline", lambda s: ratio(med(s, "gongkai_nosearch"), med(s, "gongkai_baseline")))
 
     def cpu(s, key):
         r = s["results"].get(key)

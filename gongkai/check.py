@@ -5,11 +5,13 @@ derived, rendered and its pages checked, in workers; then the checks across file
 the links that lead from one agency year to another page. Problems are printed as
 `file:line:col: severity: …` lines; exit 1 on any error.
 
-Given files or folders, only their problems are printed; the rest of the site is judged
-with them, as a build would (links from them may lead into the other agency years).
+Given files or folders, only their problems are printed. They are judged within the
+whole site, as a build would judge them: the other agency-year files are read for what the
+checks across files and links into them need (their outlines), not rendered.
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -38,34 +40,38 @@ def check_command(paths: list[str], config: str = "site_config.yaml") -> int:
     except FileNotFoundError as exc:
         print(f"{exc.args[0]}: error: no such file or folder", file=sys.stderr)
         return 1
-    problems, checked = judge(site, sorted(set(files) | set(chosen)))
+    given = {os.path.abspath(p) for p in chosen}
+    problems, checked = judge(site, chosen, [f for f in files if os.path.abspath(f) not in given])
     if paths:
         labels = {relpath(path, cfg.root) for path in chosen}
         problems = [p for p in problems if p.file in labels]
     report(problems, sys.stdout)
     errors = sum(p.is_error for p in problems)
-    years = sum(1 for r in checked if r.outline is not None and (not paths or r.source in set(chosen)))
+    years = sum(1 for r in checked if r.outline is not None and os.path.abspath(r.source) in given)
     print(f"{years} agency year(s) checked: {errors} error(s), {len(problems) - errors} note(s)", file=sys.stderr)
     return 1 if errors else 0
 
 
-def judge(site: Site, files: list[Path]) -> tuple[list[Problem], list[YearResult]]:
-    """What `build` would say of the content of `files`: every problem, in the order the
-    build finds them (the files, then across files, then the links between pages)."""
+def judge(site: Site, files: list[Path], others: list[Path] = ()) -> tuple[list[Problem], list[YearResult]]:
+    """What `build` would say of the content of `files` in a site that also holds `others`:
+    every problem, in the order the build finds them (the files, then across files, then
+    the links between pages)."""
     problems = site.compile()
     if problems:
         return problems, []
     results = site.years(files, site.job(), label="检查内容")
-    problems = site.judge(results)
+    rest = site.years(others, site.job(render=False), label="读取其他内容") if others else []
+    problems = site.judge(results + rest)
     if any(p.is_error for p in problems):
-        return problems, results
-    common, found = site.common(site.outlines(results), placeholder_data())
+        return problems, results + rest
+    common, found = site.common(site.outlines(results + rest), placeholder_data())
     if common is None:
-        return problems + found, results
-    paths = {p for r in results for p in r.paths} | set(common.paths())
+        return problems + found, results + rest
+    paths = ({p for r in results for p in r.paths} | {p for r in rest for p in r.outline.paths()}
+             | set(common.paths()))
     content, _ = settle_links([r.scan for r in results] + [verify.scan_written(common.files)], paths,
-                              PageIds(site, results, common))
-    return problems + content, results
+                              PageIds(site, results + rest, common))
+    return problems + content, results + rest
 
 
 class PageIds:

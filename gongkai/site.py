@@ -59,6 +59,7 @@ class YearResult:
     shadows: list = field(default_factory=list)             # shadow pages written (build with search)
     shadowed: list[str] = field(default_factory=list)       # the pages they were made for
     clash: bool = False                                     # its files were written by another
+    links_out: frozenset = frozenset()                      # other agency years' folders it links into
 
     @property
     def failed(self) -> bool:
@@ -92,6 +93,9 @@ def render_year(job: YearJob, facts: YearFacts, result: YearResult) -> YearResul
     result.problems += verify.content_problems(result.scan.problems)
     result.scan.problems = [p for p in result.scan.problems
                             if not (isinstance(p, verify.Broken) and p.where is not None)]
+    result.links_out = frozenset(
+        "/".join(target.split("/")[:2]) + "/" for target, _, _ in result.scan.pending
+        if target and urls.is_year_folder(target.split("/")[0]) and target.count("/") >= 2)
     result.paths = out.paths()
     result.resources = opendata.year_resources(facts.year, data, remember=job.keep)
     if job.staging is not None and not result.failed:

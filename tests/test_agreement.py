@@ -392,3 +392,19 @@ def test_check_and_build_agree(case: Case, tmp_path: Path):
         assert not left, f"a failed build wrote {left}\n{both}"
     else:
         assert (out / "index.html").is_file(), both
+
+
+@pytest.mark.parametrize("fragment, verdict", [("part-1", 0), ("no-such-heading", 1)])
+def test_check_of_one_file_judges_it_within_the_whole_site(fragment: str, verdict: int, tmp_path: Path):
+    """`check FILE` (a pre-commit hook) renders only that file, yet judges a link from it into
+    another agency year's page as the build does: the other page is made to read its ids."""
+    make, where = base_with_part_text(f"见[上年](2021/shiyan-bumen/index.html#{fragment})。")
+    project = tmp_path / "project"
+    project.mkdir()
+    make(project)
+    check = finish(start(["check", A], project), ["check", A])
+    build = finish(start(["build", "--no-search", "--output", str(tmp_path / "out"), "--force"], project), ["build"])
+    assert check.code == build.code == verdict, check.show() + build.show()
+    if verdict:
+        assert {(A, where[0])} == {(file, line) for file, line, _ in check.locations(project)}
+        assert check.locations(project) == build.locations(project)

@@ -282,3 +282,33 @@ def test_incremental_changes_equal_clean_builds(tmp_path):
     assert not [p for p in live.rebuild({(moved / "287002.yaml").resolve()}) if p.is_error]
     assert "保险费" in (tmp_path / "_site" / "2019" / "287002" / "index.html").read_text(encoding="utf-8")
     assert_same_as_clean_build(site)
+
+
+def test_serve_runs_the_builds_page_checks(tmp_path):
+    """D10 in serve: a Markdown link to a file the site does not have is refused as the build
+    refuses it, at the content file's line and column, shown in the overlay; fixed, it goes."""
+    from gongkai.serve import LiveSite
+
+    shutil.copy(ROOT / "site_config.yaml", tmp_path)
+    shutil.copytree(ROOT / "content", tmp_path / "content")
+    live = LiveSite(tmp_path / "site_config.yaml", output=tmp_path / "_site")
+    assert not [p for p in live.start() if p.is_error]
+    source = tmp_path / "content" / "2022" / "287001.yaml"
+    good = source.read_text(encoding="utf-8")
+    marker = "text: |-\n"
+    at = good.index(marker) + len(marker)
+    indent = good[at:good.index("\n", at)].split("一")[0].split("（")[0]
+    indent = indent[:len(indent) - len(indent.lstrip())]
+    source.write_text(good[:at] + f"{indent}详见[原文](orig.txt)。\n" + good[at:], encoding="utf-8")
+    line = good[:at].count("\n") + 1
+    page = tmp_path / "_site" / "2022" / "287001" / "index.html"
+    before = page.read_bytes()
+
+    problems = [p for p in live.rebuild({source.resolve()}) if p.is_error]
+    assert [(p.file, p.line) for p in problems] == [("content/2022/287001.yaml", line)], problems
+    assert "orig.txt" in problems[0].message
+    assert "content/2022/287001.yaml:" in live.overlay_html()
+    assert page.read_bytes() == before                       # the last good page stays
+    source.write_text(good, encoding="utf-8")
+    assert not [p for p in live.rebuild({source.resolve()}) if p.is_error]
+    assert live.overlay_html() == ""

@@ -517,3 +517,28 @@ def test_unchanged_inputs_rebuild_nothing_and_any_change_rebuilds(tmp_path):
     original = tmp_path / "content" / "2020" / "287002" / "000_531445c7814c7dcd.txt"
     original.write_bytes(original.read_bytes() + b"\n")              # an original changed
     assert "built" in run()
+
+
+def test_a_damaged_output_is_rebuilt(tmp_path):
+    """D30: "up to date" also means the output holds what the build wrote (the marker records
+    its files and sizes): a page truncated, removed or added since is not up to date."""
+    shutil.copy(REPO / "site_config.yaml", tmp_path)
+    shutil.copytree(REPO / "content", tmp_path / "content")
+    output = tmp_path / "_site"
+    page = output / "2020" / "287002" / "index.html"
+
+    def run():
+        done = subprocess.run([sys.executable, str(REPO / "build.py"), "build", "--no-search"],
+                              cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done.stderr
+
+    assert "built" in run()
+    first = tree_hash(output)
+    for damage in (lambda: page.write_bytes(page.read_bytes()[:100]),   # truncated
+                   lambda: page.unlink(),                               # removed
+                   lambda: (output / "extra.html").write_text("x")):    # added
+        damage()
+        assert "up to date" not in run()
+        assert tree_hash(output) == first
+    assert "up to date" in run()

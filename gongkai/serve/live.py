@@ -204,24 +204,27 @@ class LiveSite:
     def _render_common(self, results: list[YearResult]) -> tuple[Optional[Output], list[Problem]]:
         ranked = sorted(results, key=lambda r: order(r.outline))
         years = [r.outline for r in ranked]
-        files = {path: data for r in ranked for path, data in r.output.files.items()}
-        data = self.site.site_wide_data(years, files.__getitem__, [r.resources for r in ranked])
+        data = self.site.site_wide_data(years, SiteFiles(ranked).read, [r.resources for r in ranked])
         return self.site.common(years, data)
 
     def _check(self, results: list[YearResult], common: Output, scan_common: bool) -> list[Problem]:
         """The build's page checks: the agency years' own (done by the pipeline), the
-        site-wide pages and every link that leads elsewhere. Without `scan_common` the
-        site-wide pages are those of before the change: links into them are checked when
-        they are made anew (`finish`)."""
-        scans = [r.scan for r in results]
-        later = (lambda target: False) if scan_common else common.owners.__contains__
+        site-wide pages and every link that leads elsewhere. With `scan_common`, all of
+        them; without, the site-wide pages are those of before the change: only the links
+        of the changed agency years and the links into them are checked now, those into
+        the site-wide pages when they are made anew (`finish`)."""
+        files = SiteFiles(results, common)
         if scan_common:
-            scans.append(verify.scan_written(common.files))
-        pages = {path: data for r in results for path, data in r.output.files.items()}
-        pages.update(common.files)
-        known = set(pages) | {rel for r in results for _, rel in r.output.copies} | {
-            rel for _, rel in common.copies}
-        content, others = settle_links(scans, known, lambda target: verify.page_ids(target, pages.get(target, b"")),
+            scans = [r.scan for r in results] + [verify.scan_written(common.files)]
+        else:
+            changed = [r for r in results if self.shown.get(r.source) is not r]
+            touched = {urls.year_dir(r.outline.year, r.outline.ident) for r in changed} | {
+                urls.year_dir(r.outline.year, r.outline.ident) for source, r in self.shown.items()
+                if source not in self.results}
+            scans = [r.scan for r in changed] + [r.scan for r in results
+                                                  if r.links_out & touched and self.shown.get(r.source) is r]
+        later = (lambda target: False) if scan_common else common.owners.__contains__
+        content, others = settle_links(scans, files, lambda target: verify.page_ids(target, files.read(target)),
                                        later)
         templates = relpath(self.site.renderer.templates)
         return content + [Problem(templates, 1, 1, f"the built site failed its checks: {p}") for p in others]
@@ -309,6 +312,31 @@ class LiveSite:
                 '<p style="margin:0 0 .5em;font-weight:bold">内容有错误，网站仍显示上一次正确生成的版本。'
                 '改正并保存后此提示自动消失。</p><ol style="margin:0;padding-left:1.5em">'
                 + "".join(items) + "</ol></div>")
+
+
+class SiteFiles:
+    """The files of the site as serve holds them, found through the agency year that made
+    each (no map of every file is made on each change)."""
+
+    def __init__(self, results: list[YearResult], common: Optional[Output] = None):
+        self.by_folder = {urls.year_dir(r.outline.year, r.outline.ident): r.output for r in results}
+        self.by_data = {path: r.output for r in results
+                        for path in urls.year_data(r.outline.year, r.outline.ident).values()}
+        self.common = common
+
+    def output_of(self, path: str) -> Optional[Output]:
+        first, _, rest = path.partition("/")
+        out = self.by_folder.get(f"{first}/{rest.partition('/')[0]}/") or self.by_data.get(path)
+        if out is not None and path in out.owners:
+            return out
+        return self.common if self.common is not None and path in self.common.owners else None
+
+    def __contains__(self, path: str) -> bool:
+        return self.output_of(path) is not None
+
+    def read(self, path: str) -> bytes:
+        out = self.output_of(path)
+        return out.files.get(path, b"") if out is not None else b""
 
 
 def _with_sources(out: Output) -> Output:
