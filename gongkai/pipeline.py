@@ -98,7 +98,7 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
     if problems:
         raise Stop(problems)
     with contextlib.ExitStack() as stack:
-        staging = stack.enter_context(write.staging(target, config.content_dir, config.root, stamp))
+        staging = stack.enter_context(write.staging(target, config.content_dir, config.root))
         shadows = stack.enter_context(_shadow_pages(len(files))) if with_search else None
         # Each agency year: read, check, derive, render, write into staging, check its pages.
         results = site.years(files, site.job(staging=staging, shadow_folder=shadows and str(shadows.folder)))
@@ -127,6 +127,10 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
             raise Stop(content)
         if found:
             raise verify.VerifyFailed(found)
+        sizes = {path: size for r in results for path, size in r.sizes.items()}
+        sizes.update(common.sizes())
+        sizes.update(write.sizes_under(staging, search.BUNDLE + "/"))
+        write.seal(staging, stamp, sizes)
     return results, [p for r in results for p in r.paths] + common.paths()
 
 

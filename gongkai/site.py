@@ -52,6 +52,7 @@ class YearResult:
     problems: list[Problem] = field(default_factory=list)
     outline: Optional[YearOutline] = None
     paths: list[str] = field(default_factory=list)          # every file of its output
+    sizes: dict[str, int] = field(default_factory=dict)     # their sizes, where written (build)
     scan: Optional[verify.Scan] = None
     resources: list[dict] = field(default_factory=list)     # its data-package entries
     output: Optional[Output] = None                         # its files (only when kept)
@@ -101,6 +102,7 @@ def render_year(job: YearJob, facts: YearFacts, result: YearResult) -> YearResul
     if job.staging is not None and not result.failed:
         try:
             write_files(job.staging, out)
+            result.sizes = out.sizes()
         except FileExistsError:   # another agency year with this address: `Site.judge` says so
             result.clash = True
         if job.shadow_folder is not None:

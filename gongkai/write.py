@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 from typing import Iterator, Optional
 
-from .files import OTHER, walk_folder
+from .files import FILE, walk_folder
 from .render import Output
 
 MARKER = ".gongkai-site"
@@ -167,35 +167,57 @@ def _marker_text(output: Path) -> str:
 
 
 def manifest(folder: Path) -> str:
-    """`count digest` of every entry in `folder` but the marker: its path, kind and size."""
+    """`count digest` of what `folder` holds now (see `manifest_of`); anything but a
+    regular file (a link, a pipe) makes it one no build records."""
+    sizes = {}
+    for rel, path, kind in walk_folder(str(folder), lambda rel: rel == MARKER):
+        if kind != FILE:
+            return "not made by a build"
+        sizes[rel] = os.lstat(path).st_size
+    return manifest_of(sizes)
+
+
+def manifest_of(sizes: dict[str, int]) -> str:
+    """`count digest` of files (path -> size in bytes), the marker itself left out."""
     digest = hashlib.sha256()
-    entries = sorted(walk_folder(str(folder), lambda rel: rel == MARKER))
-    for rel, path, kind in entries:
-        size = os.lstat(path).st_size if kind != OTHER else -1
-        digest.update(f"{rel}\0{kind}\0{size}\n".encode("utf-8", "surrogateescape"))
-    return f"{len(entries)} {digest.hexdigest()}"
+    for rel in sorted(sizes):
+        if rel != MARKER:
+            digest.update(f"{rel}\0{sizes[rel]}\n".encode("utf-8", "surrogateescape"))
+    return f"{len(sizes) - (MARKER in sizes)} {digest.hexdigest()}"
+
+
+def seal(folder: Path, stamp: str, sizes: dict[str, int]) -> None:
+    """Record in the staging folder's marker the input fingerprint and the files written
+    (path -> size, as the writers counted them: no file is read or stat-ed again)."""
+    (folder / MARKER).write_bytes(MARKER_TEXT + f"inputs: {stamp}\nfiles: {manifest_of(sizes)}\n".encode())
+
+
+def sizes_under(folder: Path, prefix: str) -> dict[str, int]:
+    """Path -> size of the files below `folder / prefix` (files another program wrote)."""
+    root = folder / prefix
+    if not root.is_dir():
+        return {}
+    return {prefix + rel: os.lstat(path).st_size for rel, path, _ in walk_folder(str(root))}
 
 
 @contextlib.contextmanager
-def staging(output: Path, content_dir: Path, project_root: Path, stamp: str = "") -> Iterator[Path]:
+def staging(output: Path, content_dir: Path, project_root: Path) -> Iterator[Path]:
     """A new staging folder beside `output`, swapped in for it when the block ends without
     an exception. Any exception (or a kill) leaves `output` as it was; the staging folder
-    is removed here, or by the next run if this process was killed. The marker records
-    the input fingerprint `stamp` and what the folder holds (`intact`)."""
+    is removed here, or by the next run if this process was killed. `seal` records in its
+    marker what it was built from and what it holds."""
     output = Path(os.path.abspath(output))
     check_output(output, content_dir, project_root)
     output.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(output)
     folder = output.with_name(f"{output.name}.staging-{os.getpid()}")
-    marker = MARKER_TEXT + (f"inputs: {stamp}\n".encode() if stamp else b"")
     # Every file and folder made while writing (also by forked workers and the search
     # index binary) gets 644 / 755: cheaper than a chmod of each of 15,000 files afterwards.
     umask = os.umask(0o022)
     try:
         folder.mkdir()
-        (folder / MARKER).write_bytes(marker)
+        (folder / MARKER).write_bytes(MARKER_TEXT)
         yield folder
-        (folder / MARKER).write_bytes(marker + f"files: {manifest(folder)}\n".encode())
         fix_modes(folder)
         swap(folder, output)
     except BaseException:

@@ -5,6 +5,7 @@ for the path (a content file for an agency year's pages, else the template or mo
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,12 @@ class Output:
         for source, path in other.copies:
             self.copy(source, path, other.owners[path])
         self.problems += other.problems
+
+    def sizes(self) -> dict[str, int]:
+        """Path -> size in bytes of every file, generated or copied."""
+        sizes = {path: len(data) for path, data in self.files.items()}
+        sizes.update((path, os.stat(source).st_size) for source, path in self.copies)
+        return sizes
 
     def paths(self) -> list[str]:
         """Every output path, generated or copied, sorted."""

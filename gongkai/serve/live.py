@@ -106,17 +106,20 @@ class LiveSite:
         else:
             stale = set()
         job = self.site.job(keep=True)
+        read = []
         for path in self.files:
             if path in owners or path in stale or path not in self.results:
                 self.signatures[path] = _signature(path)
                 self.results[path] = year_result(job, path)
+                read.append(self.results[path])
         for path in set(self.results) - set(self.files):
             del self.results[path], self.signatures[path]
         results = [self.results[p] for p in self.files]
         problems = Site.judge(results)
         if any(p.is_error for p in problems):
-            return problems
-        return self._publish(results) + problems
+            return [p for p in problems if p.is_error]
+        # The notes of the files read now (those of the others were shown when they were).
+        return self._publish(results) + Site.judge(read)
 
     def _load_site(self) -> list[Problem]:
         """Configuration and templates, read again; on errors the last good ones stay."""
