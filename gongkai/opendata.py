@@ -28,63 +28,63 @@ NEUTRALISED = ("CSV 文件中以 =、+、-、@、制表符或回车开头的文�
 @dataclass(frozen=True)
 class Column:
     """One CSV column: its header (the printed column name a reader sees in Excel), its
-    Frictionless type and description, and how a row's cell is read."""
+    Frictionless type and description, and the expression that reads a row's cell (over
+    the names its table gives: `y`; `f, pf`; `f, pf, n, r`, see below)."""
     header: str
     type: str
     description: str
-    value: Callable[..., Any]
+    value: str
 
 
-# The agency's cells, the same on every row of an agency year's tables: read from the AgencyYear.
+# The agency's cells, the same on every row of an agency year's tables: read from the AgencyYear `y`.
 AGENCY_COLUMNS = [
-    Column("年度", "integer", "预算年度", lambda y: y.year),
-    Column("地区", "string", "部门所属地区", lambda y: y.agency.region),
-    Column("部门名称", "string", "部门名称（原文）", lambda y: y.agency.name),
-    Column("部门编码", "string", "部门编码（原文，未印时为空）", lambda y: y.agency.code),
+    Column("年度", "integer", "预算年度", "y.year"),
+    Column("地区", "string", "部门所属地区", "y.agency.region"),
+    Column("部门名称", "string", "部门名称（原文）", "y.agency.name"),
+    Column("部门编码", "string", "部门编码（原文，未印时为空）", "y.agency.code"),
 ]
-# One row per project table: read from (YearFacts, ProjectFacts).
+# One row per project table: read from the YearFacts `f` and the ProjectFacts `pf`.
 PROJECT_COLUMNS = AGENCY_COLUMNS + [
-    Column("部门标识", "string", "网址中使用的部门标识：编码，或未印编码时的英文标识", lambda f, pf: f.year.agency.ident),
-    Column("项目位置", "integer", "项目表在文件中的顺序（派生）", lambda f, pf: pf.index),
-    Column("序号", "string", "项目表标题的编号（原文）", lambda f, pf: pf.project.number),
-    Column("表名", "string", "绩效目标表标题（原文）", lambda f, pf: pf.project.title),
-    Column("项目编码", "string", "项目编码（原文，已去掉提取产生的空格）", lambda f, pf: pf.project.code),
-    Column("项目名称", "string", "项目名称（原文）", lambda f, pf: pf.project.name),
-    Column("单位", "string", "金额单位（原文）", lambda f, pf: pf.unit),
-    Column("预算数", "number", "预算数（原文）", lambda f, pf: pf.project.budget),
-    Column("其中：财政资金", "number", "财政资金（原文）", lambda f, pf: pf.project.fiscal),
-    Column("其他资金", "number", "其他资金（原文；空表示未填写，不是零）", lambda f, pf: pf.project.other),
-    Column("资金用途", "string", "资金用途（原文）", lambda f, pf: pf.project.purpose),
+    Column("部门标识", "string", "网址中使用的部门标识：编码，或未印编码时的英文标识", "f.year.agency.ident"),
+    Column("项目位置", "integer", "项目表在文件中的顺序（派生）", "pf.index"),
+    Column("序号", "string", "项目表标题的编号（原文）", "pf.project.number"),
+    Column("表名", "string", "绩效目标表标题（原文）", "pf.project.title"),
+    Column("项目编码", "string", "项目编码（原文，已去掉提取产生的空格）", "pf.project.code"),
+    Column("项目名称", "string", "项目名称（原文）", "pf.project.name"),
+    Column("单位", "string", "金额单位（原文）", "pf.unit"),
+    Column("预算数", "number", "预算数（原文）", "pf.project.budget"),
+    Column("其中：财政资金", "number", "财政资金（原文）", "pf.project.fiscal"),
+    Column("其他资金", "number", "其他资金（原文；空表示未填写，不是零）", "pf.project.other"),
+    Column("资金用途", "string", "资金用途（原文）", "pf.project.purpose"),
     Column("资金支出计划", "string", "资金支出计划（原文，按期间依次列出，格式“期间：数值”，以“；”分隔，空白单元格记为“（空白）”）",
-           lambda f, pf: _plan_text(pf)),
-    Column("绩效目标", "string", "绩效目标（原文）", lambda f, pf: pf.project.goals),
-    Column("备注", "string", "表内其他文字（原文）", lambda f, pf: pf.project.remarks),
+           "_plan_text(pf)"),
+    Column("绩效目标", "string", "绩效目标（原文）", "pf.project.goals"),
+    Column("备注", "string", "表内其他文字（原文）", "pf.project.remarks"),
     Column("页面", "string", "项目页面相对网站根目录的地址",
-           lambda f, pf: urls.project_page(f.year.year, f.year.agency.ident, pf.slug)),
+           "urls.project_page(f.year.year, f.year.agency.ident, pf.slug)"),
     Column("核对提示（派生）", "string", "系统核对原文得出的提示，非原文内容；多条以换行分隔",
-           lambda f, pf: "\n".join(pf.notes)),
+           "'\\n'.join(pf.notes)"),
 ]
-# One row per printed indicator row: read from (YearFacts, ProjectFacts, row number, derive.Row).
+# One row per printed indicator row: read from `f`, `pf`, the row number `n` and the derive.Row `r`.
 INDICATOR_COLUMNS = AGENCY_COLUMNS + [
-    Column("部门标识", "string", "网址中使用的部门标识", lambda f, pf, n, r: f.year.agency.ident),
-    Column("项目位置", "integer", "项目表在文件中的顺序（派生）", lambda f, pf, n, r: pf.index),
-    Column("项目编码", "string", "项目编码（原文）", lambda f, pf, n, r: pf.project.code),
-    Column("项目名称", "string", "项目名称（原文）", lambda f, pf, n, r: pf.project.name),
-    Column("行号", "integer", "指标在本表中的行序（派生）", lambda f, pf, n, r: n),
-    Column("一级指标（原文）", "string", "一级指标单元格原文；与上一行合并的单元格为空", lambda f, pf, n, r: r.indicator.level1),
-    Column("二级指标（原文）", "string", "二级指标单元格原文；与上一行合并的单元格为空", lambda f, pf, n, r: r.indicator.level2),
-    Column("一级指标（派生）", "string", "本行所属的一级指标（合并单元格已展开）", lambda f, pf, n, r: r.level1),
-    Column("二级指标（派生）", "string", "本行所属的二级指标（合并单元格已展开）", lambda f, pf, n, r: r.level2),
-    Column("三级指标", "string", "三级指标（原文）", lambda f, pf, n, r: r.indicator.level3),
-    Column("绩效指标描述", "string", "绩效指标描述（原文）", lambda f, pf, n, r: r.indicator.description),
-    Column("指标值", "string", "指标值（原文）", lambda f, pf, n, r: r.indicator.value),
-    Column("指标值确定依据", "string", "指标值确定依据（原文）", lambda f, pf, n, r: r.indicator.basis),
+    Column("部门标识", "string", "网址中使用的部门标识", "f.year.agency.ident"),
+    Column("项目位置", "integer", "项目表在文件中的顺序（派生）", "pf.index"),
+    Column("项目编码", "string", "项目编码（原文）", "pf.project.code"),
+    Column("项目名称", "string", "项目名称（原文）", "pf.project.name"),
+    Column("行号", "integer", "指标在本表中的行序（派生）", "n"),
+    Column("一级指标（原文）", "string", "一级指标单元格原文；与上一行合并的单元格为空", "r.indicator.level1"),
+    Column("二级指标（原文）", "string", "二级指标单元格原文；与上一行合并的单元格为空", "r.indicator.level2"),
+    Column("一级指标（派生）", "string", "本行所属的一级指标（合并单元格已展开）", "r.level1"),
+    Column("二级指标（派生）", "string", "本行所属的二级指标（合并单元格已展开）", "r.level2"),
+    Column("三级指标", "string", "三级指标（原文）", "r.indicator.level3"),
+    Column("绩效指标描述", "string", "绩效指标描述（原文）", "r.indicator.description"),
+    Column("指标值", "string", "指标值（原文）", "r.indicator.value"),
+    Column("指标值确定依据", "string", "指标值确定依据（原文）", "r.indicator.basis"),
     Column("比较符（派生）", "string", "从指标值读出的比较符（≥ > ≤ < =）；无法唯一读出时为空",
-           lambda f, pf, n, r: r.parsed.comparator if r.parsed else None),
-    Column("数值（派生）", "number", "从指标值读出的数值；无法唯一读出时为空",
-           lambda f, pf, n, r: r.parsed.number if r.parsed else None),
-    Column("计量单位（派生）", "string", "从指标值读出的计量单位", lambda f, pf, n, r: r.parsed.unit if r.parsed else None),
-    Column("解析来源（派生）", "string", "“程序解析”或“编辑给定”", lambda f, pf, n, r: PARSED_BY.get(r.parsed_by or "")),
+           "r.parsed.comparator if r.parsed else None"),
+    Column("数值（派生）", "number", "从指标值读出的数值；无法唯一读出时为空", "r.parsed.number if r.parsed else None"),
+    Column("计量单位（派生）", "string", "从指标值读出的计量单位", "r.parsed.unit if r.parsed else None"),
+    Column("解析来源（派生）", "string", "“程序解析”或“编辑给定”", "PARSED_BY.get(r.parsed_by or '')"),
 ]
 
 
@@ -271,25 +271,32 @@ def _plan_text(project: ProjectFacts) -> str:
                     for p in project.project.plan)
 
 
-def _agency_cells(year: AgencyYear) -> list:
-    return _cells([c.value(year) for c in AGENCY_COLUMNS])
+PARSED_BY = {"editor": "编辑给定", "parser": "程序解析"}
+
+
+def _row_function(columns: list[Column], params: str) -> Callable[..., list]:
+    """One function that lists a row's values, compiled once from the columns' expressions:
+    a call per cell cost twice as much as writing the rows."""
+    namespace = {"_plan_text": _plan_text, "PARSED_BY": PARSED_BY, "urls": urls}
+    exec(f"def row({params}):\n    return [{', '.join(c.value for c in columns)}]\n", namespace)
+    return namespace["row"]
+
+
+_AGENCY_ROW = _row_function(AGENCY_COLUMNS, "y")
+_PROJECT_ROW = _row_function(PROJECT_COLUMNS[len(AGENCY_COLUMNS):], "f, pf")
+_INDICATOR_ROW = _row_function(INDICATOR_COLUMNS[len(AGENCY_COLUMNS):], "f, pf, n, r")
 
 
 def project_rows(facts: YearFacts) -> list[list[str]]:
     """The cells of one row per project table, in document order (columns: PROJECT_COLUMNS)."""
-    agency = _agency_cells(facts.year)   # the same on every row: made once
-    own = [c.value for c in PROJECT_COLUMNS[len(AGENCY_COLUMNS):]]
-    return [agency + _cells([value(facts, pf) for value in own]) for pf in facts.projects]
-
-
-PARSED_BY = {"editor": "编辑给定", "parser": "程序解析"}
+    agency = _cells(_AGENCY_ROW(facts.year))   # the same on every row: made once
+    return [agency + _cells(_PROJECT_ROW(facts, pf)) for pf in facts.projects]
 
 
 def indicator_rows(facts: YearFacts) -> list[list[str]]:
     """The cells of one row per printed indicator row (columns: INDICATOR_COLUMNS)."""
-    agency = _agency_cells(facts.year)   # the same on every row: made once
-    own = [c.value for c in INDICATOR_COLUMNS[len(AGENCY_COLUMNS):]]
-    return [agency + _cells([value(facts, pf, n, row) for value in own])
+    agency = _cells(_AGENCY_ROW(facts.year))   # the same on every row: made once
+    return [agency + _cells(_INDICATOR_ROW(facts, pf, n, row))
             for pf in facts.projects for n, row in enumerate(pf.rows, 1)]
 
 

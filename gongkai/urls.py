@@ -60,6 +60,14 @@ def project_dir(year: int, ident: str, slug: str) -> str:
     return f"{year}/{ident}/{slug}/"
 
 
+def project_from_year(slug: str) -> str:
+    """A project page's link from its agency year's page (and, with "../", from another project page)."""
+    return f"{slug}/index.html"
+
+
+YEAR_FROM_PROJECT = "../index.html"   # a project page's link to its agency year's page
+
+
 def original(year: int, ident: str, file: str) -> str:
     return f"{year}/{ident}/originals/{file}"
 

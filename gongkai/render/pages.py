@@ -92,10 +92,10 @@ class Renderer:
         parts = [{"id": f"part-{n}", "number": part.number, "title": part.title,
                   "html": markdown(self.md, part.text, root, 2),
                   "sections": sections_view(self.md, part.sections, f"part-{n}", 0, root),
-                  "projects": [{"href": f"{by_project[id(p)].slug}/index.html",
+                  "projects": [{"href": urls.project_from_year(by_project[id(p)].slug),
                                 "text": (p.number or "") + p.title} for p in part.projects]}
                  for n, part in enumerate(year.parts, 1)]
-        projects = [{"href": f"{pf.slug}/index.html", "number": pf.project.number or str(pf.index),
+        projects = [{"href": urls.project_from_year(pf.slug), "number": pf.project.number or str(pf.index),
                      "code": pf.project.code, "name": pf.project.name or pf.project.title,
                      "budget": amount(pf.project.budget),
                      "unit": pf.unit if pf.unit != year.unit else None} for pf in facts.projects]
@@ -126,15 +126,15 @@ class Renderer:
         """`/{year}/{agency}/{project}/`: one 绩效目标表."""
         year = facts.year
         path = urls.project_page(year.year, year.agency.ident, pf.slug)
-        nav = {"prev": {"href": f"../{prev.slug}/index.html", "title": project_title(prev)} if prev else None,
-               "next": {"href": f"../{next_.slug}/index.html", "title": project_title(next_)} if next_ else None}
+        nav = {"prev": {"href": "../" + urls.project_from_year(prev.slug), "title": project_title(prev)} if prev else None,
+               "next": {"href": "../" + urls.project_from_year(next_.slug), "title": project_title(next_)} if next_ else None}
         frame = page_view(path, f"{project_title(pf)} - {year.agency.name} {year.year} 年",
                           self._year_crumbs(year.year) + [(year.agency.name, urls.year_page(year.year, year.agency.ident)),
                                                           (project_title(pf), None)],
                           pub_date=published, source=year.agency.name)
         self._page(out, year.source, "project.html", path, frame, project=project_view(pf, originals), nav=nav,
                    search=search_facets(year, "项目", pf.project.budget, pf.unit, pf.categories),
-                   agency={"name": year.agency.name, "year": year.year, "href": "../index.html",
+                   agency={"name": year.agency.name, "year": year.year, "href": urls.YEAR_FROM_PROJECT,
                            "count": len(facts.projects)})
 
     # --- the pages that list every agency year, fixed pages, assets ------------------------
