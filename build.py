@@ -28,6 +28,8 @@ def main(argv: list[str]) -> int:
     p.add_argument("-o", "--output", help="write the YAML here and copy the source beside it")
     p.add_argument("--keep-unplaced", action="store_true",
                    help="keep lines that cannot be placed under `unplaced:` instead of failing")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing -o file (only one of the same agency year)")
 
     p = sub.add_parser("serve", help="build, serve on 127.0.0.1 and rebuild on change")
     p.add_argument("--port", type=int)

@@ -14,15 +14,21 @@ written by `yamlout.py`.
 """
 from __future__ import annotations
 
+import errno
+import filecmp
+import os
 import re
 import shutil
+import stat
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Optional
 
-from . import yamlout
+from . import load, yamlout
+from .validate import model_text, unsafe_file_name
 
 CN = "一二三四五六七八九十百零〇"
 PART_RE = re.compile(rf"^第([{CN}]+)部分\s*(.*)$")
@@ -87,55 +93,305 @@ class Result:
 
 
 # --- command ---------------------------------------------------------------------------
+#
+# What an import writes is checked before it is written: the YAML goes to a temporary
+# name beside its place and is read back by the validator exactly as `check` reads a file
+# (size limit, then `validate.model_text`); the original is copied to a temporary name
+# too; only when both are complete are they renamed into place. A failure removes the
+# temporary files and any folder the import made, so nothing is ever half-written.
+
+# A real extracted text is 10–30 KB. Four times the content file limit bounds the time and
+# memory an import can take (a 39 MB text is refused after 7.6 s and 220 MB; a larger one at
+# once); a text over it would have to be three quarters noise to give a YAML under the limit.
+MAX_SOURCE_BYTES = 4 * load.MAX_BYTES
+STDOUT_LABEL = "（标准输出）"
+# Content keys whose value an option gives: a problem there is the option's.
+OPTION_KEYS = {"year": "--year", "agency.region": "--region", "agency.slug": "--agency-code"}
+
+
+class Refusal(Exception):
+    """The command stops; `lines` are the messages for the editor, already formatted."""
+
+    def __init__(self, *lines: str):
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+def say(where: str, severity: str, message: str, hint: str = "") -> str:
+    """One message line in the form every tool of the site prints: `where: severity: text (hint: …)`."""
+    return f"{where}: {severity}: {message}" + (f" (hint: {hint})" if hint else "")
+
 
 def import_command(args) -> int:
     """Run `build.py import`: print or write the YAML; exit 1 on unplaced lines or errors."""
-    source = Path(args.source)
     try:
-        text = source.read_bytes().decode("utf-8")
-    except OSError as exc:
-        print(f"{args.source}: error: cannot read: {exc.strerror or exc}", file=sys.stderr)
+        return _import(args)
+    except Refusal as exc:
+        for line in exc.lines:
+            print(line, file=sys.stderr)
         return 1
-    except UnicodeDecodeError:
-        print(f"{args.source}: error: not UTF-8 text; convert it first (iconv -f GB18030 -t UTF-8)",
-              file=sys.stderr)
-        return 1
+
+
+def _import(args) -> int:
+    source = Path(args.source)
+    text = read_source(source)
     try:
         result = import_text(text, year=args.year, agency_code=args.agency_code, region=args.region)
     except ImportFailure as exc:
-        print(f"{args.source}: error: {exc}", file=sys.stderr)
-        return 1
+        raise Refusal(say(args.source, "error", str(exc))) from None
     for no, line in result.unplaced:
         severity = "warning" if args.keep_unplaced else "error"
-        print(f'{args.source}:{no}: {severity}: cannot place this line: "{line}"', file=sys.stderr)
+        print(f'{args.source}:{no}: {severity}: 无法确定此行的位置："{line}"', file=sys.stderr)
     if result.unplaced and not args.keep_unplaced:
-        print(f"{args.source}: {len(result.unplaced)} line(s) not placed; nothing written "
-              "(--keep-unplaced keeps them under `unplaced:`)", file=sys.stderr)
-        return 1
+        raise Refusal(f"{args.source}: {len(result.unplaced)} 行无法确定位置，未写入任何文件"
+                      "（加 --keep-unplaced 可将它们保留在 `unplaced:` 下）")
     if result.unplaced:
         result.data["unplaced"] = [{"line": no, "text": line} for no, line in result.unplaced]
     if not args.output:
-        sys.stdout.buffer.write(yamlout.dump(result.data).encode("utf-8"))
+        write_stdout(yamlout.dump(result.data).encode("utf-8"), args)
         return 0
-    write_output(result, source, Path(args.output))
+    write_output(result, source, Path(args.output), args)
     return 0
 
 
-def write_output(result: Result, source: Path, output: Path) -> None:
-    """Write the YAML to `output` and copy the source, byte for byte, beside it."""
+def read_source(source: Path) -> str:
+    """The extracted text; refused unless it is a regular file of UTF-8 text within the size limit.
+
+    The type is checked before the file is opened, and it is opened without blocking, so a
+    FIFO or a device never hangs the import; at most MAX_SOURCE_BYTES + 1 bytes are read,
+    so neither does /dev/zero behind a symlink.
+    """
+    where = str(source)
+    try:
+        if not stat.S_ISREG(os.stat(source).st_mode):
+            raise Refusal(say(where, "error", "不是普通文件，不能导入",
+                              "给出从 Word 或 PDF 导出的文本文件（.txt）"))
+        with open(os.open(source, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):   # replaced since the stat
+                raise Refusal(say(where, "error", "不是普通文件，不能导入"))
+            data = f.read(MAX_SOURCE_BYTES + 1)
+    except OSError as exc:
+        raise Refusal(say(where, "error", f"无法读取：{why_not(exc)}",
+                          "检查文件是否存在、是否有读取权限")) from None
+    if len(data) > MAX_SOURCE_BYTES:
+        raise Refusal(say(where, "error", f"文件超过 {MAX_SOURCE_BYTES} 字节，超出导入上限",
+                          "一份部门预算绩效文本通常只有几十 KB；检查是否选错了文件"))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise Refusal(say(f"{where}:{line}:{column}", "error", f"不是 UTF-8 文本（字节 0x{data[exc.start]:02x}）",
+                          f"先转换编码：iconv -f GB18030 -t UTF-8 {source.name} > 新文件.txt")) from None
+
+
+def write_stdout(data: bytes, args) -> None:
+    """Check the YAML as `check` would, then print it; nothing is printed when it fails."""
+    fd, name = tempfile.mkstemp(prefix="gongkai-import-", suffix=".yaml")
+    try:
+        with open(fd, "wb") as f:
+            f.write(data)
+        checked(Path(name), STDOUT_LABEL, args)
+    except OSError as exc:
+        raise Refusal(say(name, "error", f"无法写入临时文件：{why_not(exc)}")) from None
+    finally:
+        os.unlink(name)
+    try:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    except OSError as exc:
+        # Point stdout at /dev/null, so the interpreter's own flush at exit fails no more.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise Refusal(say(STDOUT_LABEL, "error", f"无法写入：{why_not(exc)}")) from None
+
+
+def write_output(result: Result, source: Path, output: Path, args) -> None:
+    """Write the YAML to `output` and copy the source, byte for byte, beside it: both or nothing."""
     data = with_original(result, source.name)
     ident = data["agency"].get("slug") or data["agency"]["code"]
     expected = f"{data['year']}/{ident}.yaml"
-    if not ("/" + output.as_posix()).endswith("/" + expected):
-        print(f"warning: {output}: `build.py check` expects this file at content/{expected}",
-              file=sys.stderr)
     folder = output.parent / ident
-    folder.mkdir(parents=True, exist_ok=True)
     target = folder / source.name
-    if not (target.exists() and target.resolve() == source.resolve()):
-        shutil.copyfile(source, target)
-    output.write_bytes(yamlout.dump(data).encode("utf-8"))
-    print(f"wrote {output} and {target}", file=sys.stderr)
+    why = unsafe_file_name(source.name)
+    if why:
+        raise Refusal(say(str(source), "error", f"文件名不能用作原件的文件名：{why}",
+                          "把文件改名为不以“.”开头、不含反斜杠和控制字符的名称"))
+    replace_ok(output, data["year"], ident, args.force)
+    copy = not _same_file(target, source)
+    if copy and os.path.lexists(target) and not target.is_file():
+        raise Refusal(say(str(target), "error", "原件的位置已有同名的文件夹或特殊文件，未写入任何文件",
+                          "移走它，或把导入的文本改名"))
+    if copy and os.path.lexists(target) and not args.force and not _same_bytes(target, source):
+        raise Refusal(say(str(target), "error", "原件已存在且内容与本次导入的文本不同，未覆盖",
+                          "确认要用本次的文本替换它时加 --force"))
+    if not ("/" + output.as_posix()).endswith("/" + expected):
+        print(f"warning: {output}: `build.py check` 要求此文件位于 content/{expected}", file=sys.stderr)
+    staged = Staged()
+    try:
+        staged.write(output, yamlout.dump(data).encode("utf-8"))
+        checked(staged.temps[0][0], str(output), args)
+        if copy:
+            staged.copy(target, source)
+        staged.commit()
+    except OSError as exc:
+        where = staged.final_of(exc.filename) or str(output)
+        raise Refusal(say(where, "error", f"无法写入：{why_not(exc)}；未写入任何文件",
+                          "检查路径中的文件夹是否存在、是否可写，磁盘是否已满")) from None
+    finally:
+        staged.discard()
+    print(f"已写入 {output} 和 {target}", file=sys.stderr)
+
+
+def replace_ok(output: Path, year: int, ident: str, force: bool) -> None:
+    """Refuse to write over anything but a file of the same agency year, and over that
+    one only with --force (an editor may have changed it since it was imported)."""
+    try:
+        mode = os.stat(output).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise Refusal(say(str(output), "error", f"无法访问：{why_not(exc)}；未写入任何文件")) from None
+    where = str(output)
+    if not stat.S_ISREG(mode):
+        kind = "文件夹" if stat.S_ISDIR(mode) else "特殊文件（设备、管道等）"
+        raise Refusal(say(where, "error", f"已存在，是{kind}，不能写入",
+                          "-o 给出要写入的 YAML 文件的路径，例如 content/2020/287002.yaml"))
+    blank, held = agency_year_of(output)
+    elsewhere = output.parent.parent / str(year) if output.parent.name.isdigit() else output.parent
+    if held is not None and held != (year, ident):
+        raise Refusal(say(where, "error", f"文件已存在，是 {held[0]} 年 {held[1]} 的内容，而本次导入的是 "
+                                         f"{year} 年 {ident}；不会覆盖另一个部门年度的文件",
+                          f"改用 -o {elsewhere / (ident + '.yaml')}"))
+    if held is None and not blank:
+        raise Refusal(say(where, "error", "文件已存在，但没有通过校验，无法确定它属于哪个部门年度；未覆盖",
+                          "先用 build.py check 检查它，确认不再需要后删除或移走，再导入"))
+    if not force:
+        raise Refusal(say(where, "error", "文件已存在，未覆盖",
+                          "确认要用本次导入的结果替换它（包括其中手工修改的内容）时加 --force"))
+
+
+def agency_year_of(path: Path) -> tuple[bool, Optional[tuple[int, str]]]:
+    """Whether a content file is blank, and its (year, identifier) when it is valid."""
+    text, _ = load.read_text(path, str(path))
+    if text is None:
+        return False, None
+    model, _, _ = model_text(text, str(path))
+    return not text.strip(), (model.year, model.agency.ident) if model is not None else None
+
+
+def checked(path: Path, label: str, args) -> None:
+    """Read the written YAML back as `check` does; refuse with the validator's problems."""
+    text, problems = load.read_text(path, label)
+    if text is not None:
+        _, problems, _ = model_text(text, label)
+    errors = [p for p in problems if p.is_error]
+    for problem in problems:
+        print(problem.format(), file=sys.stderr)
+    if not errors:
+        return
+    given = {"--year": args.year, "--region": args.region, "--agency-code": args.agency_code}
+    for problem in errors:
+        option = OPTION_KEYS.get(problem.key)
+        if option and given[option] is not None:
+            print(say(f"{problem.file}:{problem.line}:{problem.column}", "note",
+                      f"{problem.key}: 此值来自选项 {option} {given[option]!r}，请改正该选项"), file=sys.stderr)
+    raise Refusal(say(args.source, "error", "导入结果没有通过校验，未写入任何文件",
+                      "上面的行号是将要写入的 YAML 中的行号"))
+
+
+class Staged:
+    """Files written under temporary names beside their places, renamed into place together."""
+
+    def __init__(self):
+        self.temps: list[tuple[Path, Path]] = []   # (temporary, final)
+        self.made: list[Path] = []                 # folders this import created
+
+    def _open(self, final: Path):
+        missing = [p for p in (final.parent, *final.parent.parents) if not p.exists()]
+        for folder in reversed(missing):
+            folder.mkdir()
+            self.made.append(folder)
+        temp = final.with_name(f".{final.name}.import-{os.getpid()}.tmp")
+        f = open(temp, "xb")
+        self.temps.append((temp, final))
+        return f
+
+    def write(self, final: Path, data: bytes) -> None:
+        with self._open(final) as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def copy(self, final: Path, source: Path) -> None:
+        with self._open(final) as f, open(source, "rb") as src:
+            shutil.copyfileobj(src, f)
+            f.flush()
+            os.fsync(f.fileno())
+
+    def final_of(self, name) -> Optional[str]:
+        """The place a path of this import stands for (its temporary name is never shown)."""
+        names = {str(temp): str(final) for temp, final in self.temps}
+        return names.get(str(name), str(name)) if name else None
+
+    def commit(self) -> None:
+        """Rename every file into place, the original first and the YAML naming it last; if a
+        rename fails, the ones done are undone (a replaced file is kept aside until then)."""
+        done: list[tuple[Path, Optional[Path]]] = []     # (final, the file it replaced, set aside)
+        try:
+            for temp, final in reversed(self.temps):
+                aside = None
+                if os.path.lexists(final):
+                    aside = final.with_name(f".{final.name}.import-{os.getpid()}.old")
+                    os.replace(final, aside)
+                done.append((final, aside))
+                os.replace(temp, final)
+        except OSError:
+            for final, aside in reversed(done):
+                if aside is not None:
+                    os.replace(aside, final)
+                else:
+                    final.unlink(missing_ok=True)
+            raise
+        for _, aside in done:
+            if aside is not None:
+                aside.unlink()
+        self.temps = []
+        self.made = []
+
+    def discard(self) -> None:
+        """Remove what is left of an import that did not complete."""
+        for temp, _ in self.temps:
+            temp.unlink(missing_ok=True)
+        for folder in reversed(self.made):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+
+
+WHY_NOT = {errno.ENOSPC: "磁盘已满", errno.EDQUOT: "超出磁盘配额", errno.EROFS: "文件系统是只读的",
+           errno.EACCES: "没有权限", errno.EPERM: "没有权限", errno.ENOENT: "文件或文件夹不存在",
+           errno.ENOTDIR: "路径中有一项不是文件夹", errno.EISDIR: "是文件夹", errno.EPIPE: "管道已关闭",
+           errno.ENAMETOOLONG: "文件名太长", errno.ELOOP: "符号链接太多层"}
+
+
+def why_not(exc: OSError) -> str:
+    """An OS error in the editor's words, with the system's own text for anything else."""
+    return WHY_NOT.get(exc.errno) or exc.strerror or str(exc)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def _same_bytes(a: Path, b: Path) -> bool:
+    try:
+        return filecmp.cmp(a, b, shallow=False)
+    except OSError:
+        return False
 
 
 def with_original(result: Result, file_name: str) -> dict:
@@ -171,14 +427,13 @@ def import_text(text: str, year: Optional[int] = None, agency_code: Optional[str
     preamble = markdown(preamble_lines, family)
 
     printed = _printed_year(document)
-    if year and printed and year != printed:
-        print(f"warning: --year {year} differs from the printed year {printed}; using {year}",
-              file=sys.stderr)
-    year = year or printed
+    if year is not None and printed and year != printed:
+        print(f"warning: --year {year} 与原文印出的年度 {printed} 不同；使用 {year}", file=sys.stderr)
+    year = printed if year is None else year      # --year 0 is the editor's, to be refused
     if year is None:
-        raise ImportFailure("the budget year is not printed; give it with --year")
+        raise ImportFailure("原文没有印出预算年度；请用 --year 给出")
     if not region:
-        raise ImportFailure("give the agency's region with --region (one of the regions in site_config.yaml)")
+        raise ImportFailure("请用 --region 给出部门所属地区（site_config.yaml 中 regions 列出的地区之一）")
     projects = [p for part in parts for p in part.get("projects", [])]
     unit = next((p["unit"] for p in projects if p.get("unit")), None)
     for project in projects:
@@ -193,7 +448,7 @@ def import_text(text: str, year: Optional[int] = None, agency_code: Optional[str
         "parts": parts,
     }
     if unit is None:
-        print("warning: no 单位 line printed; unit set to 元", file=sys.stderr)
+        print("warning: 原文没有印出“单位”行；金额单位设为 元", file=sys.stderr)
     unplaced.sort()
     return Result(data, family, unplaced)
 
@@ -203,12 +458,11 @@ def agency(projects: list[dict], agency_code: Optional[str], region: str) -> dic
     line = next((p["agency_line"] for p in projects if p.get("agency_line")), None)
     match = AGENCY_RE.match(line) if line else None
     if match is None:
-        raise ImportFailure("no agency line (code and name above a table) is printed; "
-                           "this importer needs one to name the agency")
+        raise ImportFailure("表格上方没有印出单位行（单位编码和名称）；导入需要它来确定部门")
     out = {"name": match.group(2), "code": match.group(1)}
     if agency_code and agency_code != out["code"]:
         if not SLUG_RE.match(agency_code):
-            raise ImportFailure(f"--agency-code {agency_code!r} may hold only a-z, 0-9 and '-'")
+            raise ImportFailure(f"--agency-code {agency_code!r} 只能包含 a-z、0-9 和“-”")
         out["slug"] = agency_code
     out["region"] = region
     return out
@@ -269,7 +523,7 @@ def front_matter(lines: list[Line]) -> tuple[int, dict, list[Line], list[TocEntr
         else:
             preamble.append(line)
     else:
-        raise ImportFailure("no 第一部分 heading found: cannot tell where the document body starts")
+        raise ImportFailure("找不到“第一部分”标题，无法确定正文从哪里开始")
     if title:
         document = {"title": "\n".join(title)} | document
     order = ("title", "status", "compiler", "reviewer", "published", "toc_printed")
@@ -416,7 +670,7 @@ def build_parts(lines: list[Line], headings: list[Heading], family: str,
             parts.append(item)
             continue
         if not parts:  # cannot happen: the body starts with a part heading
-            raise ImportFailure(f"line {lines[heading.start].no}: heading before the first part")
+            raise ImportFailure(f"第 {lines[heading.start].no} 行：标题出现在第一部分之前")
         if heading.kind == "section":
             item["text"] = _text(block, family, unplaced)
             parts[-1].setdefault("sections", []).append(item)

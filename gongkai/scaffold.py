@@ -2,14 +2,16 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 from .config import load_config
-from .validate import URL_SAFE_RE, validate_file
+from .importer import why_not
+from .validate import URL_SAFE_RE, check_placement, model_text
 
 TEMPLATE = """\
 # {year} 年 {name} 部门预算绩效目标。格式说明见 docs/content-format.md 与 docs/editing.md。
-# Fill in the values as printed in the document; leave out (or leave empty) what it does not print.
+# 按原文填写；原文没有印出的项删去或留空。
 year: {year}
 agency:
   name: {name_q}          # 单位名称，按原文
@@ -82,16 +84,25 @@ parts:
 """
 
 
+# Content keys whose value an option of `build.py new` gives: a problem there is the option's.
+OPTION_KEYS = {"year": "--year", "agency.name": "--name", "agency.code": "--agency-code",
+               "agency.region": "--region"}
+
+
 def scaffold(year: int, code: str, name: str, region: str) -> str:
     """The text of a new agency-year file."""
-    return TEMPLATE.format(year=year, name=name, code=code, ident=code, id_key="code",
+    # In comments the name is shown with printable characters only: a line break there
+    # would end the comment and turn the rest into YAML, a control character would make
+    # the whole file unreadable. The value itself is escaped, and judged by the validator.
+    comment_name = "".join(c if c.isprintable() else " " for c in name)
+    return TEMPLATE.format(year=year, name=comment_name, code=code, ident=code, id_key="code",
                            name_q=json.dumps(name, ensure_ascii=False),
                            code_q=json.dumps(code, ensure_ascii=False),
                            region_q=json.dumps(region, ensure_ascii=False))
 
 
 def new_command(args) -> int:
-    """Write content/{year}/{code}.yaml (never over an existing file) and check it."""
+    """Write content/{year}/{code}.yaml (never over an existing file) once it passes `check`."""
     config, problems = load_config("site_config.yaml")
     if config is None:
         for problem in problems:
@@ -99,25 +110,47 @@ def new_command(args) -> int:
         return 1
     region = args.region or (config.regions[0] if config.regions else "")
     if region not in config.regions:
-        print(f"error: region {region!r} is not listed in site_config.yaml; "
-              f"choose one of: {', '.join(config.regions)}", file=sys.stderr)
+        print(f"error: 地区 {region!r} 没有列在 site_config.yaml 的 regions 中 "
+              f"(hint: 可选：{'、'.join(config.regions)})", file=sys.stderr)
         return 1
     if not URL_SAFE_RE.match(args.agency_code):
-        print(f"error: --agency-code {args.agency_code!r} cannot name a web address; "
-              "use letters, digits and '-'", file=sys.stderr)
+        print(f"error: --agency-code {args.agency_code!r} 不能用作网址的一部分 "
+              "(hint: 只用字母、数字和“-”)", file=sys.stderr)
         return 1
     path = config.content_dir / str(args.year) / f"{args.agency_code}.yaml"
-    if path.exists():
-        print(f"error: {path} already exists; edit it instead", file=sys.stderr)
+    if os.path.lexists(path):
+        print(f"error: {path} 已存在，未覆盖 (hint: 直接编辑它)", file=sys.stderr)
         return 1
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(scaffold(args.year, args.agency_code, args.name, region), encoding="utf-8")
-    model, problems = validate_file(path, config.content_dir, config.regions)
-    for problem in problems:
-        if problem.is_error:
+    text = scaffold(args.year, args.agency_code, args.name, region)
+    # Checked before anything is written: a refused file leaves no file and no folder.
+    model, problems, anchors = model_text(text, str(path))
+    if model is not None:
+        problems = problems + check_placement(model, anchors, path, config.content_dir, config.regions)
+    errors = [p for p in problems if p.is_error]
+    if errors:
+        given = {"--year": args.year, "--name": args.name, "--agency-code": args.agency_code,
+                 "--region": region}
+        for problem in errors:
             print(problem.format(), file=sys.stderr)
-    if model is None:
-        path.unlink()  # never leave a file that does not pass `check`
+            option = OPTION_KEYS.get(problem.key)
+            if option:
+                print(f"{problem.file}:{problem.line}:{problem.column}: note: {problem.key}: "
+                      f"此值来自选项 {option} {given[option]!r}，请改正该选项", file=sys.stderr)
+        print(f"error: 未创建 {path}", file=sys.stderr)
         return 1
-    print(f"created {path}: fill it in, then run `make check` or `make serve`")
+    try:
+        made = [p for p in (path.parent, *path.parent.parents) if not p.exists()]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "x", encoding="utf-8") as f:   # "x": never over a file made meanwhile
+            f.write(text)
+    except OSError as exc:
+        for folder in made:                             # deepest first
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+        print(f"error: 无法创建 {path}：{why_not(exc)} (hint: 检查文件夹是否可写，磁盘是否已满)",
+              file=sys.stderr)
+        return 1
+    print(f"已创建 {path}：填写内容后运行 make check 或 make serve")
     return 0

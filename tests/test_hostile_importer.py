@@ -236,4 +236,4 @@ def test_random_bytes_and_gbk_fail_with_a_message(tmp_path):
         (tmp_path / name).write_bytes(data)
         run = subprocess.run([sys.executable, str(REPO / "build.py"), "import", str(tmp_path / name),
                               "--year", "2020", "--region", "测试区"], capture_output=True, text=True, cwd=REPO)
-        assert run.returncode == 1 and "not UTF-8" in run.stderr and "Traceback" not in run.stderr
+        assert run.returncode == 1 and "不是 UTF-8 文本" in run.stderr and "Traceback" not in run.stderr

@@ -312,7 +312,7 @@ def test_unplaced_line_fails_the_import(tmp_path, capsys):
     code = build.main(["import", str(source), "--year", "2021", "--region", "秦皇岛市山海关区", "-o", str(out)])
     err = capsys.readouterr().err
     assert code == 1
-    assert f'{source}:60: error: cannot place this line: "这一行不属于任何单元格"' in err
+    assert f'{source}:60: error: 无法确定此行的位置："这一行不属于任何单元格"' in err
     assert not out.exists() and not (tmp_path / "2021" / "999001").exists()
 
 
@@ -322,7 +322,7 @@ def test_keep_unplaced_keeps_the_line_in_the_yaml(tmp_path, capsys):
     code = build.main(["import", str(source), "--year", "2021", "--region", "秦皇岛市山海关区", "-o", str(out),
                        "--keep-unplaced"])
     assert code == 0
-    assert "60: warning: cannot place this line" in capsys.readouterr().err
+    assert "60: warning: 无法确定此行的位置" in capsys.readouterr().err
     data = yaml.safe_load(out.read_text(encoding="utf-8"))
     assert data["unplaced"] == [{"line": 60, "text": "这一行不属于任何单元格"}]
     model, problems = validate_file(out, tmp_path, REGIONS)
@@ -337,7 +337,7 @@ def test_pdf_value_in_a_spacer_column_is_reported(capsys):
     source = FIXTURES / "pdf_unplaced.txt"
     assert build.main(["import", str(source), "--region", "石家庄市正定县"]) == 1
     captured = capsys.readouterr()
-    assert f'{source}:23: error: cannot place this line: "0.30"' in captured.err
+    assert f'{source}:23: error: 无法确定此行的位置："0.30"' in captured.err
     assert captured.out == ""
 
 

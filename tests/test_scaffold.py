@@ -29,6 +29,6 @@ def test_new_refuses_to_overwrite_and_unknown_region(tmp_path):
     args = ["new", "--year", "2023", "--agency-code", "999001", "--name", "x"]
     assert run(args, tmp_path).returncode == 0
     again = run(args, tmp_path)
-    assert again.returncode == 1 and "already exists" in again.stderr
+    assert again.returncode == 1 and "已存在" in again.stderr
     bad = run(["new", "--year", "2023", "--agency-code", "999002", "--name", "x", "--region", "火星"], tmp_path)
-    assert bad.returncode == 1 and "not listed in site_config.yaml" in bad.stderr
+    assert bad.returncode == 1 and "没有列在 site_config.yaml" in bad.stderr
