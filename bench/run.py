@@ -521,8 +521,12 @@ def measure_serve(project: Path, manifest: dict, page_rel: str, runs: int) -> Re
                 break
             time.sleep(0.2)
         else:
-            result.note = ("serve exited" if proc.poll() is not None else "serve did not serve the page") + \
-                f" (log: {log_path.relative_to(REPO)})"
+            if proc.poll() is not None:   # e.g. `error: 端口 … 已被占用`: its last line says why
+                said = log_path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+                result.note = f"serve exited: {said[-1] if said else 'no output'}"
+            else:
+                result.note = "serve did not serve the page"
+            result.note += f" (log: {log_path.relative_to(REPO)})"
             return result
         time.sleep(1.0)   # let the watcher settle after the first build
         text = original.decode("utf-8")

@@ -34,7 +34,7 @@ class Debounced:
             try:
                 self.func()
             except Exception as exc:   # keep serving; the next change tries again
-                say(f"serve: {type(exc).__name__}: {exc}")
+                say(f"serve: 后台更新出错，下次保存时重试：{type(exc).__name__}: {exc}")
 
 
 class Indexer(Debounced):
@@ -63,7 +63,7 @@ class Indexer(Debounced):
         proc.wait()
         proc.stdin.close()
         if proc.returncode != 0:   # search is optional while previewing
-            say("search index not refreshed: " + out.decode("utf-8", "replace").strip())
+            say("站内搜索索引未更新：" + out.decode("utf-8", "replace").strip())
 
 
 def index_child(site: str) -> int:

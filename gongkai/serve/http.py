@@ -1,12 +1,14 @@
 """The preview's HTTP side: tornado serving the output folder, with livereload's websocket
-and client script. The reload script and the error overlay are put into HTML responses
-here, never into the files."""
+and client script. The reload script and the error overlay are put into HTML pages as they
+are sent, never into the files."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Callable
+from typing import Callable, Optional
+
+PAGE_SUFFIXES = (".html", ".htm")
 
 
 def make_app(live, reload_port: Callable[[], int]):
@@ -16,8 +18,22 @@ def make_app(live, reload_port: Callable[[], int]):
 
     LiveReloadHandler.watcher = SimpleNamespace(filepath=None)   # read by its log line only
 
+    def with_reload(page: bytes) -> bytes:
+        """The page as the browser gets it: the overlay (while there are errors) and the
+        reload script before its `</body>`."""
+        extra = live.overlay_html() + f'<script src="/livereload.js?port={reload_port()}"></script>'
+        return page.replace(b"</body>", extra.encode("utf-8") + b"</body>", 1)
+
     class SiteHandler(web.StaticFileHandler):
-        """Static files from the output folder; anything outside it, or missing, is a 404."""
+        """Static files from the output folder; anything outside it, or missing, is a 404.
+
+        A page is completed (`with_reload`) once per request, when its path is known, and
+        its length, a byte range of it and its body all come from those bytes: HEAD reports
+        what GET sends, and a Range is a range of the page as sent (tornado's own code would
+        measure and slice the file on disk). Pages are read whole, so the script reaches
+        pages of any size (tornado sends files in 64 KB chunks)."""
+
+        page: Optional[bytes] = None
 
         def validate_absolute_path(self, root, absolute_path):
             if "\0" in absolute_path:
@@ -26,7 +42,33 @@ def make_app(live, reload_port: Callable[[], int]):
             if not os.path.realpath(absolute_path).startswith(root_real + os.sep) and \
                     os.path.realpath(absolute_path) != root_real:
                 raise web.HTTPError(404)
-            return super().validate_absolute_path(root, absolute_path)
+            path = super().validate_absolute_path(root, absolute_path)
+            if path is not None and path.endswith(PAGE_SUFFIXES):
+                try:
+                    with open(path, "rb") as f:
+                        self.page = with_reload(f.read())
+                except OSError:   # removed by a rebuild meanwhile
+                    raise web.HTTPError(404)
+            return path
+
+        def get_content_size(self):
+            return len(self.page) if self.page is not None else super().get_content_size()
+
+        # An instance method where tornado has a class method: a page's bytes belong to this
+        # request. Tornado calls it through the instance (`get`); its one call through the
+        # class, for the ETag, is not made (`compute_etag`).
+        def get_content(self, abspath, start=None, end=None):
+            if self.page is not None:
+                return self.page[start:end]
+            return super().get_content(abspath, start, end)
+
+        def compute_etag(self):
+            # None: the overlay changes a page whose file did not change, and tornado keeps
+            # each file's hash for the life of the process (files here change all the time).
+            return None
+
+        def should_return_304(self):
+            return self.page is None and super().should_return_304()
 
         def send_error(self, status_code=500, **kwargs):
             # Paths outside the output folder (`/../x`, `/%2e%2e/`) are simply not there.
@@ -36,34 +78,15 @@ def make_app(live, reload_port: Callable[[], int]):
             page = Path(self.root) / "404.html"
             self.set_header("Content-Type", "text/html; charset=utf-8")
             if status_code == 404 and page.is_file():
-                self.finish(page.read_bytes())
+                self.finish(with_reload(page.read_bytes()))
             else:
                 self.finish(f"<!doctype html><title>{status_code}</title><p>{status_code}</p>")
 
         def set_extra_headers(self, path):
             self.set_header("Cache-Control", "no-store")
 
-        @classmethod
-        def get_content(cls, abspath, start=None, end=None):
-            # A page in one piece, so that `Inject` finds its </body> whatever its size
-            # (tornado sends other files in 64 KB chunks).
-            if abspath.endswith((".html", ".htm")) and start is None and end is None:
-                with open(abspath, "rb") as f:
-                    return f.read()
-            return super().get_content(abspath, start, end)
-
-    class Inject(web.OutputTransform):
-        def transform_first_chunk(self, status_code, headers, chunk, finishing):
-            if "text/html" in headers.get("Content-Type", "") and b"</body>" in chunk:
-                extra = (live.overlay_html() + f'<script src="/livereload.js?port={reload_port()}"></script>')
-                chunk = chunk.replace(b"</body>", extra.encode("utf-8") + b"</body>", 1)
-                if "Content-Length" in headers:
-                    headers["Content-Length"] = str(len(chunk))
-                headers.pop("Etag", None)
-            return status_code, headers, chunk
-
     return web.Application([
         (r"/livereload", LiveReloadHandler),
         (r"/livereload.js", LiveReloadJSHandler),
         (r"/(.*)", SiteHandler, {"path": str(live.output), "default_filename": "index.html"}),
-    ], transforms=[Inject])
+    ])

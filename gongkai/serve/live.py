@@ -101,7 +101,7 @@ class LiveSite:
                               for p in self.site.content_files()]
             except FileNotFoundError:
                 return [Problem(relpath(self.config.content_dir, self.config.root), 1, 1,
-                                "content folder not found")]
+                                "找不到内容文件夹")]
             stale = {p for p in self.files if self.signatures.get(p) != _signature(p)}
         else:
             stale = set()
@@ -230,7 +230,7 @@ class LiveSite:
         content, others = settle_links(scans, files, lambda target: verify.page_ids(target, files.read(target)),
                                        later)
         templates = relpath(self.site.renderer.templates)
-        return content + [Problem(templates, 1, 1, f"the built site failed its checks: {p}") for p in others]
+        return content + [Problem(templates, 1, 1, f"生成的网站未通过检查：{p}") for p in others]
 
     def _write_whole(self, results: list[YearResult], common: Output) -> list[Problem]:
         """The whole site through a staging folder, as the first build and after the output
@@ -241,7 +241,7 @@ class LiveSite:
                     write_files(folder, _with_sources(result.output))
                 write_files(folder, common)
         except (WriteError, OSError) as exc:
-            return [Problem(relpath(self.output), 1, 1, f"cannot write the site: {exc}")]
+            return [Problem(relpath(self.output), 1, 1, f"无法写入网站：{exc}")]
         self.shown = {r.source: r for r in results}
         self.common = common
         self.copied = {rel: (str(source), _stat(source)) for r in results for source, rel in r.output.copies}

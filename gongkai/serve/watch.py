@@ -162,7 +162,7 @@ class InotifyWatcher(threading.Thread):
         for wd in list(self.folders):
             self.libc.inotify_rm_watch(self.fd, wd)
         if not self._watch_all():
-            say("serve: cannot watch every folder any more; restart serve to see later changes")
+            say("serve: 无法再监视全部文件夹；请重新启动 serve，之后的改动才会显示")
 
     def _events(self, data: bytes, pending: set[Path], writing: set[Path]) -> bool:
         """Note the changed paths of a batch of inotify events; True if any was of interest."""
@@ -198,7 +198,7 @@ class InotifyWatcher(threading.Thread):
                 if mask & (self.CREATE | self.MOVED_TO):
                     found: set[Path] = set()
                     if not self._watch_tree(path, found):
-                        say("serve: cannot watch a new folder; restart serve to see changes in it")
+                        say("serve: 无法监视新增的文件夹；请重新启动 serve，其中的改动才会显示")
                     pending |= found
                 elif mask & (self.DELETE | self.MOVED_FROM):
                     # Which files went with it is not known here: rebuild everything.
