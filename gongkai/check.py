@@ -41,10 +41,12 @@ def check_command(paths: list[str], config: str = "site_config.yaml") -> int:
         print(f"{exc.args[0]}: error: no such file or folder", file=sys.stderr)
         return 1
     given = {os.path.abspath(p) for p in chosen}
+    config_notes = problems
     problems, checked = judge(site, chosen, [f for f in files if os.path.abspath(f) not in given])
     if paths:
         labels = {relpath(path, cfg.root) for path in chosen}
         problems = [p for p in problems if p.file in labels]
+    problems = config_notes + problems
     report(problems, sys.stdout)
     errors = sum(p.is_error for p in problems)
     years = sum(1 for r in checked if r.outline is not None and os.path.abspath(r.source) in given)

@@ -40,9 +40,13 @@ def source_date_epoch() -> Optional[datetime.date]:
     value = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if not value:
         return None
-    if not value.isdigit():
-        raise ValueError(f"SOURCE_DATE_EPOCH must be a whole number of seconds, got {value!r}")
-    return datetime.datetime.fromtimestamp(int(value), datetime.timezone.utc).date()
+    why = "应为从 1970-01-01 起的整数秒数"
+    if value.isascii() and value.isdigit():
+        try:
+            return datetime.datetime.fromtimestamp(int(value), datetime.timezone.utc).date()
+        except (OverflowError, OSError, ValueError):
+            why = "超出可表示的日期范围"
+    raise ValueError(f"环境变量 SOURCE_DATE_EPOCH={value[:40]!r} {why}（例如提交时间：git log -1 --format=%ct）")
 
 
 MAX_BYTES = 1024 * 1024   # a province's config (170 regions) is about 10 KB

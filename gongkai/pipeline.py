@@ -43,9 +43,9 @@ def build_command(config_path: str | Path, output: Optional[str | Path] = None, 
 
 
 def build(config_path: Path, output: Optional[str | Path], with_search: bool, force: bool = False) -> int:
-    config, problems = load_config(config_path)
+    config, config_notes = load_config(config_path)
     if config is None:
-        report(problems)
+        report(config_notes)
         return 1
     target = Path(output) if output is not None else config.output_dir
     stamp = fingerprint(config, config_path, with_search)
@@ -81,7 +81,7 @@ def build(config_path: Path, output: Optional[str | Path], with_search: bool, fo
     except OSError as exc:
         say(f"{exc.filename or target}: error: cannot write the site: {exc.strerror or exc}")
         return 1
-    notes = Site.judge(results)
+    notes = config_notes + Site.judge(results)
     report(notes)
     years = [r.outline for r in results]
     say(f"built {target}: {sum(p.endswith('.html') for p in pages)} pages, {len(pages)} files, "

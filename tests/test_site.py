@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 import hashlib
 import html
+import os
 import re
 import shutil
 import signal
@@ -542,3 +543,15 @@ def test_a_damaged_output_is_rebuilt(tmp_path):
         assert "up to date" not in run()
         assert tree_hash(output) == first
     assert "up to date" in run()
+
+
+@pytest.mark.parametrize("value", ["abc", "100000000000000000000", "١٢٣"])
+def test_a_bad_source_date_epoch_is_a_message(tmp_path, value):
+    """D9: SOURCE_DATE_EPOCH that is not a whole number of seconds, or a date Python cannot
+    hold (an OverflowError before), is one line naming the variable, not a traceback."""
+    shutil.copy(REPO / "site_config.yaml", tmp_path)
+    shutil.copytree(REPO / "content", tmp_path / "content")
+    done = subprocess.run([sys.executable, str(REPO / "build.py"), "build", "--no-search"], cwd=tmp_path,
+                          capture_output=True, text=True, env={**os.environ, "SOURCE_DATE_EPOCH": value})
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "SOURCE_DATE_EPOCH" in done.stderr and not (tmp_path / "_site").exists()
