@@ -30,7 +30,8 @@ class ParseCache:
 
     def key(self, label: str, text: str) -> str:
         digest = hashlib.sha256(self.version)
-        digest.update(label.encode("utf-8") + b"\0" + text.encode("utf-8"))
+        # surrogateescape: a file name that is not UTF-8 (a zip from a GBK system) is a label too
+        digest.update(label.encode("utf-8", "surrogateescape") + b"\0" + text.encode("utf-8", "surrogateescape"))
         return digest.hexdigest()
 
     def get(self, key: str) -> Optional[object]:

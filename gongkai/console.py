@@ -20,13 +20,19 @@ def report(problems: Iterable[Problem], stream: Optional[TextIO] = None,
     stream = stream or sys.stderr
     problems = sorted(problems, key=sort_key)
     for problem in problems:
-        print(problem.format(), file=stream)
+        print(_printable(problem.format()), file=stream)
         if excerpts_from is not None and problem.is_error:
             excerpt = excerpt_of(problem, excerpts_from)
             if excerpt:
                 print(excerpt, file=stream)
     stream.flush()
     return sum(p.is_error for p in problems)
+
+
+def _printable(line: str) -> str:
+    """A line any terminal or log takes: a file name that is not UTF-8 (its bytes kept as
+    surrogates) shows as escapes instead of stopping the program."""
+    return line.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def excerpt_of(problem: Problem, root: Path) -> str:

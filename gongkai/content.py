@@ -1,6 +1,7 @@
 """Find the agency-year files under content/, read one, and the checks across files."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -9,29 +10,45 @@ from .cache import ParseCache
 from .config import Config
 from .derive import YearFacts, YearOutline, derive_year
 from .errors import Problem, relpath
+from .files import LINK, walk_folder
 from .validate import validate_file
 
 
 def find_files(paths: Iterable[Path]) -> list[Path]:
-    """Agency-year files: given files as they are; folders searched for content/{year}/*.yaml
-    (exactly one level below a year folder: deeper files are originals, whatever their name)."""
+    """Content files: given files as they are; folders searched for every `*.yaml` and
+    `*.yml`, wherever it is, so that one saved in the wrong place is reported by validation
+    ("file is at … but …"), never silently left out. Not content: what is inside an agency
+    year's originals folder (`content/{year}/{agency}/` beside `{agency}.yaml`).
+
+    Listed by name only: no file is opened, a folder that is a symbolic link is not entered
+    but its `*.y*ml` files are listed (validation refuses them), and a pipe or device named
+    `*.yaml` is listed so that the loader refuses it by name."""
     found: set[Path] = set()
     for path in paths:
-        if not path.exists():
+        if not os.path.lexists(path):
             raise FileNotFoundError(path)
-        if not path.is_dir():
+        if path.is_symlink() or not path.is_dir():
             found.add(path)
             continue
-        years = [path] if urls.is_year_folder(path.name) else [
-            p for p in path.rglob("*") if urls.is_year_folder(p.name) and p.is_dir()
-            and not urls.is_year_folder(p.parent.name)]
-        for folder in years:
-            for p in folder.iterdir():
-                if p.suffix.lower() in urls.CONTENT_SUFFIXES and not p.is_dir():
-                    found.add(p)   # a .yml file is reported as misnamed, never left out
-                elif p.is_symlink() and p.is_dir():   # not entered: its files are listed so
-                    found.update(p.glob("*.y*ml"))    # that validation refuses them
+        root = path.parent if urls.is_year_folder(path.name) else path   # the content folder
+        for rel, entry, kind in walk_folder(str(path), lambda rel: _is_originals(root, path, rel)):
+            name = Path(entry)
+            if name.suffix.lower() in urls.CONTENT_SUFFIXES:
+                found.add(name)   # a .yml file is reported as misnamed, never left out
+            elif kind == LINK and name.is_dir() and not _is_originals(root, path, rel + "/"):
+                # Not entered: its files are listed so that validation refuses them.
+                found.update(p for p in name.iterdir() if p.suffix.lower() in urls.CONTENT_SUFFIXES)
     return sorted(found)
+
+
+def _is_originals(root: Path, top: Path, rel: str) -> bool:
+    """Whether `rel` (below `top`, a folder ending in "/") is an agency year's originals
+    folder: `{year}/{agency}/` with `{year}/{agency}.yaml` beside it."""
+    if not rel.endswith("/"):
+        return False
+    folder = top / rel
+    owner = urls.agency_file_of(root, folder / "x")
+    return owner is not None and owner.parent == folder.parent and os.path.lexists(owner)
 
 
 def read_year(path: Path, config: Config, cache: Optional[ParseCache] = None

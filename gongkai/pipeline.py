@@ -51,6 +51,7 @@ def build(config_path: Path, output: Optional[str | Path], with_search: bool, fo
     stamp = fingerprint(config, config_path, with_search)
     if not force and write.stamp_of(target) == stamp and write.intact(target):
         write.clean_stale(Path(os.path.abspath(target)))   # leftovers of a killed run go even now
+        search.remove_stale_scratch(both=True)
         say(f"{target} is up to date: no input changed since it was built (build.py build --force rebuilds)")
         return 0
     try:

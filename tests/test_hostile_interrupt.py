@@ -148,7 +148,7 @@ write._exchange = lambda a, b: False          # the fallback swap: two renames
 real = os.rename
 def rename(a, b):
     real(a, b)
-    if str(b).endswith(f".old-{os.getpid()}"):
+    if f".old-{os.getpid()}-" in os.path.basename(str(b)):
         os.kill(os.getpid(), signal.SIGKILL)  # killed between the two renames
 os.rename = rename
 from gongkai.pipeline import build_command

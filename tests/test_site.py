@@ -522,7 +522,8 @@ def test_unchanged_inputs_rebuild_nothing_and_any_change_rebuilds(tmp_path):
 
 def test_a_damaged_output_is_rebuilt(tmp_path):
     """D30: "up to date" also means the output holds what the build wrote (the marker records
-    its files and sizes): a page truncated, removed or added since is not up to date."""
+    its files and sizes): a page truncated or removed since is rebuilt; a file added is not
+    the build's to delete (D29): the build is refused, the file kept, until it is moved."""
     shutil.copy(REPO / "site_config.yaml", tmp_path)
     shutil.copytree(REPO / "content", tmp_path / "content")
     output = tmp_path / "_site"
@@ -537,11 +538,15 @@ def test_a_damaged_output_is_rebuilt(tmp_path):
     assert "built" in run()
     first = tree_hash(output)
     for damage in (lambda: page.write_bytes(page.read_bytes()[:100]),   # truncated
-                   lambda: page.unlink(),                               # removed
-                   lambda: (output / "extra.html").write_text("x")):    # added
+                   lambda: page.unlink()):                              # removed
         damage()
         assert "up to date" not in run()
         assert tree_hash(output) == first
+    (output / "extra.html").write_text("x")
+    done = subprocess.run([sys.executable, str(REPO / "build.py"), "build", "--no-search"],
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 1 and "extra.html" in done.stderr and (output / "extra.html").exists()
+    (output / "extra.html").unlink()
     assert "up to date" in run()
 
 

@@ -150,18 +150,38 @@ def test_refuses_foreign_non_empty_folder_file_and_symlink(paths, tmp_path):
         write_site(site(), link, content, root)
 
 
+def dead_pid() -> str:
+    return subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True).stdout.strip()
+
+
+def killed_staging(parent: Path, name: str, sealed: bool = False) -> Path:
+    """A staging or set-aside folder as a killed build leaves it: our marker, some pages."""
+    folder = parent / name
+    (folder / "a").mkdir(parents=True)
+    (folder / "a" / "index.html").write_bytes(b"<p>page</p>")
+    token = name.split("-", 1)[1]
+    if sealed:
+        write.seal(folder, "0" * 64, {"a/index.html": 11})
+    else:
+        (folder / MARKER).write_bytes(write.MARKER_TEXT + f"staging: {token}\n".encode())
+    return folder
+
+
 def test_stale_staging_folders_are_removed_live_ones_kept(paths):
     output, content, root = paths
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True).stdout.strip()
-    stale = output.parent / f"_site.staging-{dead}"
-    stale_old = output.parent / f"_site.old-{dead}"
-    live = output.parent / f"_site.staging-{os.getppid()}"     # our parent is alive: its build may be running
+    dead = dead_pid()
+    stale = killed_staging(output.parent, f"_site.staging-{dead}-0123456789abcdef")
+    stale_sealed = killed_staging(output.parent, f"_site.staging-{dead}-1123456789abcdef", sealed=True)
+    stale_old = killed_staging(output.parent, f"_site.old-{dead}-2123456789abcdef", sealed=True)
+    empty = output.parent / f"_site.staging-{dead}-3123456789abcdef"   # killed before its marker
+    empty.mkdir()
+    # our parent is alive: its build may be running
+    live = killed_staging(output.parent, f"_site.staging-{os.getppid()}-4123456789abcdef")
     unrelated = output.parent / "_site.staging-notapid"
-    for folder in (stale, stale_old, live, unrelated):
-        (folder / "x").mkdir(parents=True)
-    write_site(site(), output, content, root)
-    assert not stale.exists() and not stale_old.exists()
+    (unrelated / "x").mkdir(parents=True)
+    write_site(site(1), output, content, root)   # the output exists: the set-aside one is not put back
+    assert not stale.exists() and not stale_sealed.exists() and not stale_old.exists() and not empty.exists()
     assert live.exists() and unrelated.exists()
 
 

@@ -23,12 +23,13 @@ from ..config import Config
 from .bundle import finish_bundle, finish_part, index_stats, swap_in
 from .pagefind import PAGEFIND_VERSION, SearchIndexError, check_log, pagefind_binary, run_pagefinds
 from .parts import link_part, part_count, part_key, reusable_parts, split_pages
-from .shadow import ShadowPages, move_shadows, scratch, shadow_files, site_pages, write_shadow
+from .shadow import (ShadowPages, move_shadows, remove_stale_scratch, scratch, shadow_files, site_pages,
+                     write_shadow)
 
 BUNDLE = urls.SEARCH_BUNDLE
 
 __all__ = ["BUNDLE", "PAGEFIND_VERSION", "SearchIndexError", "ShadowPages", "build_index", "index_stats",
-           "pagefind_binary", "scratch", "shadow_files"]
+           "pagefind_binary", "remove_stale_scratch", "scratch", "shadow_files"]
 
 
 def build_index(site_dir: Path, config: Optional[Config] = None, previous: Optional[Path] = None,

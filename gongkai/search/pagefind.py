@@ -8,6 +8,10 @@ output that it ran in non-extended mode.
 """
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
+import signal
 import subprocess
 import threading
 from pathlib import Path
@@ -73,10 +77,37 @@ def pagefind_cmd(binary: Path, source: Path, output: Path, extra: tuple[str, ...
             "--force-language", LANGUAGE, "--keep-index-url", *extra]
 
 
+def _prctl():
+    """libc's prctl, looked up before any fork (the child must not load libraries)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).prctl
+    except (OSError, AttributeError, TypeError):
+        return None
+
+
+_PRCTL = _prctl()
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int):
+    """`preexec_fn` of each Pagefind: killed when the build (`parent`) dies, like the forked
+    workers (parallel.py). Without it a build killed during indexing left Pagefind running,
+    still writing into the staging folder the next run removes (D23)."""
+    return lambda: _die_with_parent(parent)
+
+
+def _die_with_parent(parent: int) -> None:
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:      # the build died before prctl took effect
+        os._exit(1)
+
+
 def run_pagefind(binary: Path, source: Path, output: Path, extra: tuple[str, ...] = ()) -> str:
     """Index the shadow folder into `output`; return Pagefind's log."""
     cmd = pagefind_cmd(binary, source, output, extra)
-    proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace")
+    proc = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace",
+                          preexec_fn=_die_with(os.getpid()))
     log = proc.stdout + proc.stderr
     if proc.returncode != 0:
         tail = "\n".join(log.strip().splitlines()[-15:])
@@ -95,7 +126,7 @@ def run_pagefinds(binary: Path, jobs: list[tuple[Path, Path]]) -> list[str]:
         for source, output in jobs:
             procs.append(subprocess.Popen(pagefind_cmd(binary, source, output), stdout=subprocess.PIPE,
                                           stderr=subprocess.STDOUT, text=True, encoding="utf-8",
-                                          errors="replace"))
+                                          errors="replace", preexec_fn=_die_with(os.getpid())))
         logs = [proc.communicate()[0] for proc in procs]
     finally:
         for proc in procs:

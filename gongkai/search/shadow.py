@@ -14,7 +14,9 @@ import contextlib
 import hashlib
 import html
 import os
+import re
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator, Optional
@@ -202,18 +204,26 @@ def scratch_dir(pages: int) -> Optional[str]:
     Pagefind reading them back cost 3 s of system time on disk at 10,000 pages; the folder
     exists only while Pagefind runs."""
     try:
-        stat = os.statvfs(SHM)
+        disk = os.statvfs(SHM)
     except OSError:
         return None
-    if stat.f_bavail * stat.f_frsize < pages * SHADOW_BYTES + (1 << 30) or not os.access(SHM, os.W_OK):
+    if disk.f_bavail * disk.f_frsize < pages * SHADOW_BYTES + (1 << 30) or not os.access(SHM, os.W_OK):
         return None
     return SHM
 
 
-def remove_stale_scratch(scratch: Optional[str]) -> None:
+def remove_stale_scratch(scratch: Optional[str] = None, *, both: bool = False) -> None:
     """Remove the shadow folders of builds that were killed (their process is gone): in
-    /dev/shm they would hold memory until the machine restarts."""
-    folder = scratch or tempfile.gettempdir()
+    /dev/shm they would hold memory until the machine restarts. `both`: in /dev/shm and
+    the temporary folder (a run that does not index does not know which one was used).
+
+    Not by name alone: a folder is removed only if it is a real folder of this user that
+    holds nothing but what a build puts there (`_remove_scratch`)."""
+    for folder in ([SHM, tempfile.gettempdir()] if both else [scratch or tempfile.gettempdir()]):
+        _remove_stale_in(folder)
+
+
+def _remove_stale_in(folder: str) -> None:
     try:
         names = [n for n in os.listdir(folder) if n.startswith(SCRATCH_PREFIX)]
     except OSError:
@@ -225,6 +235,25 @@ def remove_stale_scratch(scratch: Optional[str]) -> None:
         try:
             os.kill(int(pid), 0)
         except ProcessLookupError:
-            shutil.rmtree(os.path.join(folder, name), ignore_errors=True)
+            _remove_scratch(os.path.join(folder, name))
         except OSError:
             pass       # alive under another user: not ours to touch
+
+
+def _remove_scratch(path: str) -> None:
+    """Remove a dead build's scratch folder if it is ours (see remove_stale_scratch): a
+    real folder of this user holding only the folders `build_index` makes there (`pages/`,
+    `part-<n>/`); an empty one too (killed before it wrote anything)."""
+    try:
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+            return
+        with os.scandir(path) as entries:
+            ours = all(_SCRATCH_PART.match(e.name) and e.is_dir(follow_symlinks=False) for e in entries)
+    except OSError:
+        return
+    if ours:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+_SCRATCH_PART = re.compile(r"^(?:pages|part-[0-9]+)$")

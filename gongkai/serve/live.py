@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import os
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -167,7 +168,10 @@ class LiveSite:
         problems = self._check(results, common[0], scan_common=whole)
         if problems:
             return problems
-        if output_lost:
+        if output_lost or self.common is None:
+            # The first write of this session goes through staging as a build does: what the
+            # folder held before (a build's pages of removed agency years) does not linger,
+            # and a folder holding files this tool did not write is refused.
             return self._write_whole(results, common[0])
         for result in results:
             if self.shown.get(result.source) is not result:
@@ -273,7 +277,7 @@ class LiveSite:
         for rel, source in sorted(copies.items()):
             signature = (str(source), _stat(source))
             if self.copied.get(rel) != signature:
-                _write_atomic(_target(self.output, rel), Path(source).read_bytes())
+                _copy_atomic(Path(source), _target(self.output, rel))
                 self.copied[rel] = signature
         gone = sorted((set(before) | {rel for _, rel in old.copies} if old is not None else set())
                       - set(after) - set(copies))
@@ -350,6 +354,15 @@ def _with_sources(out: Output) -> Output:
     kept = Output(files=out.files, owners=out.owners)
     kept.copies = [(source, rel) for source, rel in out.copies if source.exists()]
     return kept
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    """Replace one file by a copy of `source`, read in pieces (an original may be gigabytes)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    shutil.copyfile(source, tmp)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
 
 
 def _write_atomic(target: Path, data: bytes) -> None:
