@@ -341,18 +341,6 @@ def sizes_under(folder: Path, prefix: str) -> dict[str, int]:
     return {prefix + rel: os.lstat(path).st_size for rel, path, _ in walk_folder(str(root))}
 
 
-def record(folder: Path, written: list[str]) -> None:
-    """Add files written into `folder` in place (by serve) to those its marker lists, so the
-    next build still tells them from files someone else put there. The input fingerprint
-    goes: the next build is never "up to date" with such a folder."""
-    listed = recorded_files(_marker_text(folder)) or {}
-    listed.update({rel: listed.get(rel, -1) for rel in written})
-    text = "".join(f"file: {size} {_escape(rel)}\n" for rel, size in sorted(listed.items()) if rel != MARKER)
-    tmp = folder / f".{MARKER}.{os.getpid()}.tmp"
-    tmp.write_bytes(MARKER_TEXT + text.encode("utf-8", "surrogateescape"))
-    os.replace(tmp, folder / MARKER)
-
-
 @contextlib.contextmanager
 def staging(output: Path, content_dir: Path, project_root: Path) -> Iterator[Path]:
     """A new staging folder beside `output`, swapped in for it when the block ends without

@@ -377,21 +377,3 @@ def test_a_large_original_is_streamed_not_read_whole(project):
     assert (output / "2020" / "100001" / "originals" / "scan.pdf").stat().st_size == ORIGINAL_MB << 20
     limit_kb = 160 * 1024
     assert rss_self < limit_kb and rss_children < limit_kb, (rss_self, rss_children)
-
-
-def test_files_serve_writes_in_place_are_recorded_as_ours(project, capsys):
-    """D29: serve writes pages into the output in place; `write.record` lists them in the
-    marker, so the next build replaces them, while a file someone added is still refused."""
-    config, output = project
-    (output / "2020" / "new").mkdir()
-    (output / "2020" / "new" / "index.html").write_text("a page serve wrote")
-    write.record(output, ["2020/new/index.html"])
-    assert write.stamp_of(output) is None                        # never "up to date" after this
-    assert write.foreign_entries(output) == []
-    (output / "mine.html").write_text("mine")
-    capsys.readouterr()
-    assert build_command(config, output=output, search=False) == 1
-    assert f"{FOREIGN}（mine.html）" in capsys.readouterr().err
-    (output / "mine.html").unlink()
-    assert build_command(config, output=output, search=False) == 0
-    assert not (output / "2020" / "new").exists()
