@@ -350,7 +350,10 @@ import resource, sys
 from pathlib import Path
 from gongkai.pipeline import build_command
 code = build_command(Path(sys.argv[1]), output=Path(sys.argv[2]), search=False)
-print(code, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+# VmHWM, not ru_maxrss for this process: Linux keeps ru_maxrss across exec, so a child of a
+# large pytest process would report the parent's peak.
+peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+print(code, peak_kb, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
 """
 ORIGINAL_MB = 256
 
