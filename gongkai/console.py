@@ -1,6 +1,8 @@
 """What the commands print for editors: problems as `file:line:col` lines, and one-line notes."""
 from __future__ import annotations
 
+import os
+import stat
 import sys
 from pathlib import Path
 from typing import Iterable, Optional, TextIO
@@ -36,8 +38,13 @@ def _printable(line: str) -> str:
 
 
 def excerpt_of(problem: Problem, root: Path) -> str:
-    """The offending line of the problem's file with a caret, or "" when it cannot be read."""
+    """The offending line of the problem's file with a caret, or "" when it cannot be read.
+    A link leading elsewhere, a pipe or a device is never opened or quoted (D3, D4)."""
+    path = root / problem.file
     try:
-        return problem.excerpt((root / problem.file).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError):
+        if (os.path.realpath(path) != os.path.join(os.path.realpath(root), problem.file)
+                or not stat.S_ISREG(os.stat(path).st_mode)):
+            return ""
+        return problem.excerpt(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
         return ""

@@ -11,7 +11,7 @@ from .config import Config
 from .derive import YearFacts, YearOutline, derive_year
 from .errors import Problem, relpath
 from .files import LINK, walk_folder
-from .validate import validate_file
+from .validate import name_key, validate_file
 
 
 def find_files(paths: Iterable[Path]) -> list[Path]:
@@ -63,14 +63,21 @@ def read_year(path: Path, config: Config, cache: Optional[ParseCache] = None
 
 
 def address_clashes(years: list[YearOutline]) -> list[Problem]:
-    """Two agency years that would have one address /{year}/{agency}/."""
+    """Two agency years that would have one address /{year}/{agency}/, also where the two
+    differ only in case (one folder on Windows and macOS servers, D20)."""
     problems, seen = [], {}
     for year in sorted(years, key=lambda y: y.source):
-        key = (year.year, year.ident)
-        if key in seen:
+        key = (year.year, name_key(year.ident))
+        other = seen.get(key)
+        if other is not None and other.ident == year.ident:
             problems.append(Problem(year.source, 1, 1,
-                                    f"two agency years with one address /{key[0]}/{key[1]}/: "
-                                    f"this file and {seen[key].source}",
+                                    f"two agency years with one address /{year.year}/{year.ident}/: "
+                                    f"this file and {other.source}",
                                     hint="give one of them another `agency.slug`"))
+        elif other is not None:
+            problems.append(Problem(year.source, 1, 1,
+                                    f"部门年度地址 /{year.year}/{year.ident}/ 与 {other.source} 的 "
+                                    f"/{other.year}/{other.ident}/ 只有大小写不同；在 Windows 和 macOS 上它们是同一个文件夹",
+                                    hint="给其中一个部门另起一个 `agency.slug`（小写字母、数字和 '-'）"))
         seen[key] = year
     return problems

@@ -7,6 +7,7 @@ about the official document (amounts that do not add up, plans short of 100%…)
 from __future__ import annotations
 
 import datetime
+import decimal
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -15,7 +16,7 @@ from typing import Optional
 from . import urls
 from .errors import NOTE, Problem
 from .model import Agency, AgencyYear, Indicator, ParsedValue, PlanPoint, Pos, Project
-from .validate import URL_SAFE_RE
+from .validate import MAX_DIGITS, URL_SAFE_RE, name_key, windows_device
 from .values import has_measure, parse_value
 
 # National indicator vocabulary (财预〔2015〕88号; older Hebei templates print 效果指标).
@@ -28,6 +29,10 @@ LEVEL2_BY_LEVEL1 = {
 LEVEL2_BY_LEVEL1["效果指标"] = LEVEL2_BY_LEVEL1["效益指标"]
 # Spellings mapped to one category for search filters; the page always shows the printed text.
 CANONICAL_LEVEL1 = {"效果指标": "效益指标"}
+# Arithmetic on amounts is exact (D21): an amount has at most MAX_DIGITS digits, so a sum of
+# 200,000 of them fits, and a share of the budget is rounded only to its 2 printed decimals.
+# (Python's default 28 digits rounded a 60-digit sum and wrote it as 1.23…E+59.)
+DERIVED = decimal.Context(prec=4 * MAX_DIGITS, rounding=decimal.ROUND_HALF_EVEN)
 
 
 @dataclass(frozen=True)
@@ -123,23 +128,25 @@ def _plan(project: Project) -> tuple[Optional[str], tuple[PlanRow, ...]]:
 
 
 def _project_notes(project: Project, unit: str, kind: Optional[str], rows: tuple[Row, ...]) -> list[tuple[str, Optional[Pos]]]:
+    """Notes on amounts and indicators; amounts written `:f`, as printed (`str` writes
+    0.0000001 as 1E-7)."""
     notes: list[tuple[str, Optional[Pos]]] = []
     pos = project.pos
     b, f, o = project.budget, project.fiscal, project.other
     if b is not None and f is not None and f + (o or 0) != b:
-        other = f"其他资金 {o}" if o is not None else "其他资金（空白）"
-        notes.append((f"财政资金 {f} + {other} = {f + (o or 0)}{unit}，与预算数 {b}{unit} 不一致。", pos))
+        other = f"其他资金 {o:f}" if o is not None else "其他资金（空白）"
+        notes.append((f"财政资金 {f:f} + {other} = {f + (o or 0):f}{unit}，与预算数 {b:f}{unit} 不一致。", pos))
     values = [(p.period, p.value) for p in project.plan if p.value is not None]
     for (p1, v1), (p2, v2) in zip(values, values[1:]):
         if v2 < v1:
-            notes.append((f"资金支出计划不是逐期累计：{p1} 为 {v1}，{p2} 为 {v2}。", pos))
+            notes.append((f"资金支出计划不是逐期累计：{p1} 为 {v1:f}，{p2} 为 {v2:f}。", pos))
             break
     if values:
         period, last = values[-1]
         if kind == "percent" and last != 100:
-            notes.append((f"资金支出计划累计至 {period} 为 {last}%，未达到 100%。", pos))
+            notes.append((f"资金支出计划累计至 {period} 为 {last:f}%，未达到 100%。", pos))
         elif kind == "amount" and b is not None and last != b:
-            notes.append((f"资金支出计划累计至 {period} 为 {last}{unit}，与预算数 {b}{unit} 不一致。", pos))
+            notes.append((f"资金支出计划累计至 {period} 为 {last:f}{unit}，与预算数 {b:f}{unit} 不一致。", pos))
         elif kind is None:
             notes.append(("无法判断资金支出计划列的是百分比还是金额。", pos))
         if kind == "amount":
@@ -168,22 +175,30 @@ def _toc_note(number: Optional[str], title: str, toc, pos: Optional[Pos]) -> lis
 def _slugs(projects: tuple[Project, ...]) -> list[str]:
     """Each project table's URL segment: its code when the code can be one, else its
     position; a segment already taken (a code printed twice, or a code that is another
-    table's fallback) or used by the agency year's own page gets the position added."""
-    slugs, seen = [], set(urls.YEAR_FOLDER_NAMES)
+    table's fallback) or used by the agency year's own page gets the position added. A code
+    Windows reserves (`CON`, `aux.1`) cannot be one, and taken means as a case-insensitive
+    file system compares (`P001` and `p001` are one folder on Windows and macOS) (D20)."""
+    slugs, seen = [], {name_key(n) for n in urls.YEAR_FOLDER_NAMES}
     for i, project in enumerate(projects, 1):
         code = _squash(project.code)
-        slug = code if code and URL_SAFE_RE.match(code) else str(i)
-        if slug in seen:
+        slug = code if code and URL_SAFE_RE.match(code) and not windows_device(code) else str(i)
+        if name_key(slug) in seen:
             slug = f"{slug}-{i}"   # a code printed twice still gets two pages
-        while slug in seen or slug in urls.YEAR_FOLDER_NAMES:
+        while name_key(slug) in seen:
             slug += f"-{i}"
-        seen.add(slug)
+        seen.add(name_key(slug))
         slugs.append(slug)
     return slugs
 
 
 def derive_year(year: AgencyYear) -> YearFacts:
     """All derived facts of one agency year."""
+    with decimal.localcontext(DERIVED):
+        return _derive_year(year)
+
+
+def _derive_year(year: AgencyYear) -> YearFacts:
+    """derive_year's work, in the exact decimal context."""
     located: list[tuple[str, Optional[Pos]]] = []
     for part in year.parts:
         located += _toc_note(part.number, part.title, part.toc, part.pos)

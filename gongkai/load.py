@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import os
 import re
+import stat
 import unicodedata
 from pathlib import Path
 from typing import Optional
@@ -92,13 +94,27 @@ CORE_TAGS = {
 
 
 def read_text(path: Path, label: str) -> tuple[Optional[str], list[Problem]]:
-    """The file's text, or problems if it is too big, not UTF-8, or unreadable."""
+    """The file's text, or problems if it is not a regular file, too big, not UTF-8, or unreadable.
+
+    A pipe, device or folder under a content file's name is refused by its name (`stat`)
+    before it is opened: reading `/dev/zero` never ends, and opening a FIFO blocks until a
+    writer comes. The open is non-blocking and checked again (`fstat`) in case the name
+    changed in between, and never more than MAX_BYTES + 1 bytes are read."""
     try:
-        size = path.stat().st_size
-        if size > MAX_BYTES:
-            return None, [Problem(label, 1, 1, f"file is {size} bytes; the limit is {MAX_BYTES} (10 MB)",
-                                  hint="split the document or remove pasted binary data")]
-        data = path.read_bytes()
+        kind = not_regular(os.stat(path).st_mode)
+        if kind:
+            return None, [not_regular_problem(label, kind)]
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with os.fdopen(fd, "rb") as stream:
+            info = os.fstat(fd)
+            kind = not_regular(info.st_mode)
+            if kind:
+                return None, [not_regular_problem(label, kind)]
+            if info.st_size > MAX_BYTES:
+                return None, [_too_big(label, info.st_size)]
+            data = stream.read(MAX_BYTES + 1)
+        if len(data) > MAX_BYTES:   # grew after the fstat
+            return None, [_too_big(label, len(data))]
     except OSError as exc:
         return None, [Problem(label, 1, 1, f"cannot read file: {exc.strerror or exc}",
                               hint="check that it exists and that you may read it")]
@@ -123,6 +139,30 @@ def read_text(path: Path, label: str) -> tuple[Optional[str], list[Problem]]:
     if bad:
         return None, bad
     return text, []
+
+
+# What an entry that is not a regular file is, in an editor's words (the file type bits).
+_KINDS = ((stat.S_ISDIR, "文件夹"), (stat.S_ISFIFO, "命名管道（FIFO）"), (stat.S_ISCHR, "字符设备"),
+          (stat.S_ISBLK, "块设备"), (stat.S_ISSOCK, "套接字"))
+
+
+def not_regular(mode: int) -> Optional[str]:
+    """What a file of `mode` is when it is not a regular file (None when it is one)."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((name for test, name in _KINDS if test(mode)), "特殊文件")
+
+
+def not_regular_problem(label: str, kind: str) -> Problem:
+    """The refusal of a file that is not a regular one (it was not opened)."""
+    return Problem(label, 1, 1, f"不是普通文件，而是{kind}；没有读取",
+                   hint="这里须是普通的 YAML 文本文件：删除它，或换成文件本身（不是链接）")
+
+
+def _too_big(label: str, size: int) -> Problem:
+    """The refusal of a file over MAX_BYTES."""
+    return Problem(label, 1, 1, f"file is {size} bytes; the limit is {MAX_BYTES} (10 MB)",
+                   hint="split the document or remove pasted binary data")
 
 
 def bad_characters(text: str, label: str, limit: int = 10) -> list[Problem]:
@@ -324,6 +364,10 @@ def check_tree(root: Node, label: str, report_aliases: bool = True) -> tuple[lis
         if isinstance(node, MappingNode):
             first: dict[str, Node] = {}
             for key, value in node.value:
+                merge = key.tag == "tag:yaml.org,2002:merge" and key.value == "<<"   # reported below
+                if key.tag not in CORE_TAGS and not merge:
+                    problems.append(Problem.at(label, key, f"键上的 YAML 标签 `{key.tag}` 不允许使用",
+                                               hint="删除键前面的 `!…` 标签；内容文件的键只能是普通的词"))
                 if isinstance(key, ScalarNode):
                     if key.value == "<<" and key.tag == "tag:yaml.org,2002:merge":
                         problems.append(Problem.at(label, key, "YAML merge key `<<` is not allowed",
@@ -366,7 +410,7 @@ def _is_clean(root: Node) -> bool:
         if isinstance(node, MappingNode):
             names = set()
             for key, value in items:
-                if not isinstance(key, ScalarNode) or value.tag not in core:
+                if not isinstance(key, ScalarNode) or value.tag not in core or key.tag not in core:
                     return False
                 names.add(key.value)
                 if not isinstance(value, ScalarNode):

@@ -20,6 +20,7 @@ from typing import Any, Callable, Iterable, Optional
 from . import urls
 from .derive import ProjectFacts, YearFacts, YearOutline
 from .model import AgencyYear
+from .values import decimal_text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NEUTRALISED = ("CSV 文件中以 =、+、-、@、制表符或回车开头的文字单元格前加了一个英文单引号（'），"
@@ -172,7 +173,7 @@ def _converter(kind: type):
     if issubclass(kind, (list, tuple)):
         return lambda value: [v if type(v) in _AS_IS else plain(v) for v in value]
     if issubclass(kind, Decimal):
-        return str
+        return decimal_text
     if issubclass(kind, datetime.date):
         return lambda value: value.isoformat()
     return lambda value: value
@@ -216,8 +217,10 @@ def _cell(value: Any) -> str:
     """One CSV cell: numbers as printed, text neutralised against formula injection."""
     if value is None:
         return ""
-    if isinstance(value, (int, Decimal)):
+    if isinstance(value, int):
         return str(value)
+    if isinstance(value, Decimal):
+        return decimal_text(value)
     text = str(value)
     return "'" + text if text.startswith(FORMULA_START) else text
 
@@ -235,8 +238,10 @@ def _cells(row: list) -> list:
             cells.append("'" + value if value[:1] in _FORMULA_CHARS else value)
         elif value is None:
             cells.append("")
-        elif kind is int or kind is Decimal:
+        elif kind is int:
             cells.append(str(value))
+        elif kind is Decimal:
+            cells.append(decimal_text(value))
         else:
             cells.append(_cell(value))
     return cells

@@ -9,7 +9,10 @@ import bisect
 import dataclasses
 import datetime
 import difflib
+import os
 import re
+import threading
+import types
 import typing
 import unicodedata
 from dataclasses import dataclass
@@ -17,10 +20,12 @@ from decimal import Decimal
 from pathlib import Path, PurePosixPath
 from typing import Callable, Optional
 
+from markdown_it import helpers
+from markdown_it.common.entities import entities
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import load, urls
-from .errors import NOTE, Problem
+from .errors import ERROR, NOTE, Problem
 from .model import (Agency, AgencyYear, ContentLink, Document, Indicator, Original, Part, ParsedValue,
                     PlanPoint, Pos, Project, Section, TocEntry, Unplaced)
 
@@ -32,11 +37,42 @@ URL_SAFE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 HTML_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>|<!--")
 # Zero-width and bidirectional formatting characters: invisible, often pasted along with text.
 INVISIBLE_RE = re.compile("[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]")
-MD_LINK_RE = re.compile(r"\]\(\s*<?([^()\s>]*(?:\([^()\s]*\))?)|^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s|$)|<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*)>",
+# A label is at most 999 characters (CommonMark): unbounded, `[^\]]+` ran from every line
+# that starts with `[` to the next `]`, quadratic in the number of such lines.
+MD_LINK_RE = re.compile(r"\]\(\s*<?([^()\s>]*(?:\([^()\s]*\))?)|^\s{0,3}\[[^\]]{1,999}\]:\s*<?(\S+?)>?(?:\s|$)|<([A-Za-z][A-Za-z0-9+.-]{1,31}:[^<>\s]*)>",
                         re.MULTILINE)
 SAFE_SCHEMES = ("http:", "https:", "mailto:")
 COMPARATORS = {"≥", ">", "≤", "<", "="}
 MAX_LISTED = 200          # problems listed per file; a pathological file could give 100,000
+MAX_DIGITS = 100          # in one amount: derived sums stay exact (derive.DERIVED) and cheap
+MAX_INT_DIGITS = 18       # in a whole number (year, page, line): int() of 4,300 digits raises
+DATE_RE = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")   # exactly YYYY-MM-DD, ASCII digits
+# Markdown. markdown-it's work is linear in the text except where a `[` starts a link: it
+# looks for the label's end (and then a destination and title) as far as the end of the
+# paragraph, and again for every `[`: 1 MB of `[` took 64 s. A field holding a `[` is
+# therefore parsed once while checking, with every such step counted (`_Meter`), and refused
+# when a file's Markdown needs more than MD_BASE_STEPS plus MD_STEPS_PER_CHAR per character
+# of those fields (a step takes about 0.5 µs; real text with links needs under 1 per character).
+MD_BASE_STEPS = 1_000_000
+MD_STEPS_PER_CHAR = 3
+MD_BRACKET_RE = re.compile(r"\\[\s\S]|\[")    # an escaped character, or a `[` that may start a link
+MD_DEST_END_RE = re.compile(r"[\x00-\x20\x7f]")  # where a destination's scan stops at the latest
+MD_ANGLE_END_RE = re.compile(r"[\n<>]")            # … one written in <…>
+# The rest of markdown-it's work is linear, at up to 10 µs per emphasis mark (`*`, `_`, `~`)
+# and 33 µs per line (a list item): a file's Markdown may hold this many marks, a line
+# counting as 3, so that no file takes more than a few seconds (1 MB of `*_` took 8 s, and
+# 2 MB 20 s). Text as printed holds a few per hundred characters.
+MD_MAX_MARKS = 400_000
+MD_MAX_DEPTH = 32         # quotes and list items inside each other; markdown-it drops text at 100 levels
+# A line whose leading quote/list/indent characters could open MD_MAX_DEPTH levels: only a
+# field with one gets the exact check (a block parse).
+MD_MAYBE_DEEP_RE = re.compile(r"^[ \t>*+\-0-9.)]{%d,}" % MD_MAX_DEPTH, re.MULTILINE)
+MD_CONTAINERS = {"blockquote_open": 1, "list_item_open": 1, "blockquote_close": -1, "list_item_close": -1}
+# Character references as markdown-it decodes them (rules_inline/entity.py).
+MD_ENTITY_RE = re.compile(r"&(?:#([xX][0-9A-Fa-f]{1,6}|[0-9]{1,7})|([A-Za-z][A-Za-z0-9]{1,31}));")
+# Names Windows reserves for devices, whatever extension follows (`NUL.pdf`, `com1.txt`).
+WINDOWS_DEVICES = {"CON", "PRN", "AUX", "NUL"} | {f"{port}{n}" for port in ("COM", "LPT") for n in "123456789¹²³"}
+WINDOWS_BAD_CHARS = set('<>:"|?*')
 
 
 class Ctx:
@@ -49,6 +85,11 @@ class Ctx:
         self.problems: list[Problem] = []
         self.earlier = earlier    # problems found while loading, so they are not repeated
         self.earlier_errors = sorted((p.line, p.column) for p in earlier if p.is_error)
+        self.md_steps = MD_BASE_STEPS   # Markdown link-parsing steps this file may still take (-1: none)
+        self.md_marks = 0               # emphasis marks and line ends (x3) in its Markdown so far
+
+    def error_at(self, pos: Pos, key: str, message: str, hint: str = "", severity: str = ERROR) -> None:
+        self.problems.append(Problem(pos.file, pos.line, pos.column, message, severity, key, hint))
 
     def error(self, node: Optional[Node], key: str, message: str, hint: str = "") -> None:
         self.problems.append(Problem.at(self.label, node, message, key=key, hint=hint))
@@ -135,7 +176,147 @@ def markdown(ctx: Ctx, node: Node, key: str) -> Optional[str]:
             elif ":" not in scheme and dest:   # checked against the built pages
                 pos, start = ctx.pos_in(node, dest, start)
                 ctx.links.append(ContentLink(dest, pos))
+        _markdown_marks(ctx, node, key, value)
+        _markdown_structure(ctx, node, key, value)
+        if "&" in value:
+            _markdown_entities(ctx, node, key, value)
     return value
+
+
+def _markdown_marks(ctx: Ctx, node: Node, key: str, value: str) -> None:
+    """Refuse a file whose Markdown holds more than MD_MAX_MARKS emphasis marks and line
+    ends (item 4: bounded work). Reported once, at the field that passes the limit."""
+    if ctx.md_marks > MD_MAX_MARKS:
+        return
+    ctx.md_marks += value.count("*") + value.count("_") + value.count("~") + 3 * value.count("\n")
+    if ctx.md_marks > MD_MAX_MARKS:
+        ctx.error(node, key, f"本文件的 Markdown 文本中强调符号（* _ ~）和换行过多（换行按 3 个计，超过 "
+                  f"{MD_MAX_MARKS:,} 个），生成页面会耗时过长",
+                  hint="真实的文件不会有这么多：请检查是否粘贴了多余内容；不是强调的 * 和 _ 请写成 \\* 和 \\_")
+
+
+def _markdown_structure(ctx: Ctx, node: Node, key: str, value: str) -> None:
+    """Refuse Markdown that would take too long to render (D7: see MD_BASE_STEPS) or whose
+    quotes and lists nest more than MD_MAX_DEPTH deep (D8: markdown-it stops at 100 levels
+    and drops the rest of the text without a word). Only a field that holds a `[` or a line
+    that could start that deep is parsed here."""
+    links = "[" in value and any(m.group() == "[" for m in MD_BRACKET_RE.finditer(value))
+    if not links and not MD_MAYBE_DEEP_RE.search(value):
+        return
+    if (links and ctx.md_steps < 0) or ctx.md_marks > MD_MAX_MARKS:
+        return   # this file's Markdown is refused already: not parsed again, not reported twice
+    if links:
+        md = _parser("metered")
+        meter = md.meter
+        meter.left = ctx.md_steps + MD_STEPS_PER_CHAR * len(value)
+        try:
+            tokens = md.parse(value)
+        except _Exhausted:
+            ctx.md_steps = -1
+            ctx.error(node, key, "Markdown 文本中的方括号 `[` 太多或没有配对，生成页面会耗时过长",
+                      hint="不是链接的 `[` 请写成 `\\[`，或改用全角括号【】")
+            return
+        ctx.md_steps = meter.left
+    else:
+        tokens = _parser("blocks").parse(value)
+    depth = 0
+    for token in tokens:
+        depth += MD_CONTAINERS.get(token.type, 0)
+        if depth > MD_MAX_DEPTH:
+            line = value.split("\n")[token.map[0]] if token.map else ""
+            pos = ctx.pos_in(node, line, node.start_mark.index)[0] if line.strip() else ctx.pos(node)
+            ctx.error_at(pos, key, f"Markdown 引用（`>`）和列表嵌套超过 {MD_MAX_DEPTH} 层；"
+                         "更深处的文字不会出现在页面上",
+                         hint="减少嵌套层数；如果 `>` 是原文文字，请写成 `\\>`")
+            return
+
+
+class _Exhausted(Exception):
+    """A Markdown field needs more link-parsing steps than its file has left."""
+
+
+class _Meter:
+    """Steps left; markdown-it's link helpers and `skipToken` (the loop behind link labels)
+    take one per call or per character they scan."""
+    left = 0
+
+    def take(self, steps: int) -> None:
+        self.left -= steps
+        if self.left < 0:
+            raise _Exhausted
+
+
+_PARSERS: dict = {}   # (kind, thread) -> parser: serve reads files in more than one thread
+
+
+def _parser(kind: str):
+    """markdown-it as the pages use it (render.views.make_markdown): "blocks" (block rules
+    only) or "metered" (everything, with the steps of link parsing counted on its `meter`)."""
+    md = _PARSERS.get((kind, threading.get_ident()))
+    if md is not None:
+        return md
+    from .render.views import make_markdown   # here: render imports this module
+    md = make_markdown()
+    if kind == "blocks":
+        md.disable("inline")
+    else:
+        skip = md.inline.skipToken
+        meter = md.meter = _Meter()
+
+        def skip_token(state) -> None:
+            meter.take(1)
+            skip(state)
+
+        def destination(string: str, pos: int, maximum: int):
+            result = helpers.parseLinkDestination(string, pos, maximum)
+            if result.ok:
+                meter.take(1 + result.pos - pos)
+            else:   # it stopped where its scan must stop at the latest
+                end_re = MD_ANGLE_END_RE if string.startswith("<", pos) else MD_DEST_END_RE
+                stop = end_re.search(string, pos + 1, maximum)
+                meter.take(1 + (stop.start() if stop else maximum) - pos)
+            return result
+
+        def title(string: str, start: int, maximum: int, prev_state=None):
+            result = helpers.parseLinkTitle(string, start, maximum, prev_state)
+            opens = prev_state is not None or (start < maximum and string[start] in "\"'(")
+            meter.take(1 + ((result.pos if result.ok else maximum) - start if opens else 0))
+            return result
+
+        md.inline.skipToken = skip_token
+        md.helpers = types.SimpleNamespace(parseLinkLabel=helpers.parseLinkLabel,
+                                           parseLinkDestination=destination, parseLinkTitle=title)
+    _PARSERS[(kind, threading.get_ident())] = md
+    return md
+
+
+def _markdown_entities(ctx: Ctx, node: Node, key: str, value: str) -> None:
+    """Character references (`&#x202E;`, `&ZeroWidthSpace;`) get what the character itself
+    would get (D25): a note for an invisible formatting character, an error for a control
+    character or line separator."""
+    noted = False
+    start = 0
+    for match in MD_ENTITY_RE.finditer(value):
+        number, name = match.groups()
+        if number is not None:
+            code = int(number[1:], 16) if number[0] in "xX" else int(number)
+            char = chr(code) if code <= 0x10FFFF else ""
+        else:
+            char = entities.get(name, "")
+        if len(char) != 1:
+            continue
+        bad, invisible = load.BAD_CHAR_RE.match(char), INVISIBLE_RE.match(char)
+        if not bad and (not invisible or noted):
+            continue
+        pos, start = ctx.pos_in(node, match.group(0), start)
+        described = f"U+{ord(char):04X}（{unicodedata.name(char, 'CONTROL CHARACTER')}）"
+        if bad:
+            ctx.error_at(pos, key, f"字符引用 `{match.group(0)}` 表示不可见字符 {described}，不允许使用",
+                         hint="删除它；页面、订阅和数据文件不能包含这个字符")
+        else:
+            noted = True
+            ctx.error_at(pos, key, f"字符引用 `{match.group(0)}` 表示不可见字符 {described}，将按原样发布",
+                         hint="除非原文印有它，否则请删除：它会妨碍搜索，还可能改变文字的显示顺序", severity=NOTE)
 
 
 def amount(ctx: Ctx, node: Node, key: str) -> Optional[Decimal]:
@@ -145,6 +326,10 @@ def amount(ctx: Ctx, node: Node, key: str) -> Optional[Decimal]:
         if node.tag in (INT, FLOAT, STR):
             digits = node.value.strip()
             if AMOUNT_RE.match(digits):
+                if len(digits) - digits.startswith("-") - ("." in digits) > MAX_DIGITS:
+                    ctx.error(node, key, f"金额有 {len(digits):,} 个字符，超过 {MAX_DIGITS} 位数字的上限",
+                              hint="金额照原文填写；这么长的数字不是金额，请检查是否粘贴了多余内容")
+                    return None
                 return Decimal(digits)  # the file's own digits: 4000.00 stays 4000.00
     ctx.error(node, key, f"expected an amount written as printed, like 4000.00, found {describe(node)}",
               hint="digits with an optional decimal point; no commas, units or spaces")
@@ -153,6 +338,10 @@ def amount(ctx: Ctx, node: Node, key: str) -> Optional[Decimal]:
 
 def integer(ctx: Ctx, node: Node, key: str) -> Optional[int]:
     if isinstance(node, ScalarNode) and node.tag == T + "int" and node.value.isdigit():
+        if len(node.value) > MAX_INT_DIGITS:
+            ctx.error(node, key, f"整数有 {len(node.value):,} 位，超过 {MAX_INT_DIGITS} 位的上限",
+                      hint="年度、页码和行号都不会这么长：请检查是否粘贴了多余内容")
+            return None
         return int(node.value)
     ctx.error(node, key, f"expected a whole number, found {describe(node)}", hint="digits only, no quotes")
     return None
@@ -169,7 +358,7 @@ def year(ctx: Ctx, node: Node, key: str) -> Optional[int]:
 
 def page(ctx: Ctx, node: Node, key: str):
     if isinstance(node, ScalarNode) and node.tag == T + "int" and node.value.isdigit():
-        return int(node.value)
+        return integer(ctx, node, key)
     return text(ctx, node, key)
 
 
@@ -180,15 +369,37 @@ def boolean(ctx: Ctx, node: Node, key: str) -> Optional[bool]:
     return None
 
 
+DATE_HINT = ("写成“年-月-日”：四位年份、两位月份、两位日期，如 2022-02-15，且须是日历上真实存在的日期，"
+             "在文件年度的前一年 1 月 1 日到后一年 12 月 31 日之间；原文没有印日期时，删去这一项")
+
+
 def date(ctx: Ctx, node: Node, key: str) -> Optional[datetime.date]:
+    """A date written exactly YYYY-MM-DD (not 20200215, not 2020-W07-6: Python 3.11's
+    fromisoformat reads those too) that exists in the calendar. Its range is checked
+    against the document's year in `build_model`."""
     if isinstance(node, ScalarNode) and node.tag in (T + "timestamp", T + "str"):
-        try:
-            return datetime.date.fromisoformat(node.value.strip())
-        except ValueError:
-            pass
-    ctx.error(node, key, f"expected a date like 2022-02-15, found {describe(node)}",
-              hint="year-month-day with two-digit month and day; leave the key out when no date is printed")
+        written = node.value.strip()
+        if DATE_RE.match(written):
+            try:
+                return datetime.date.fromisoformat(written)
+            except ValueError:
+                pass
+    found = repr(node.value) if isinstance(node, ScalarNode) else "列表或映射"
+    ctx.error(node, key, f"应为日期，如 2022-02-15，实为 {found}", hint=DATE_HINT)
     return None
+
+
+def _check_date_range(ctx: Ctx, root: Node, values: dict) -> None:
+    """A printed date lies between 1 January of the year before the document's year and
+    31 December of the year after (D27: `0001-01-01` for a 2020 document is a typo)."""
+    document, year = values.get("document"), values.get("year")
+    published = document.published if document is not None else None
+    if published is None or year is None or year - 1 <= published.year <= year + 1:
+        return
+    node = _find(root, ["document", "published"])
+    ctx.error(node, "document.published",
+              f"日期 {published.isoformat()} 与文件年度 {year} 相差太远（应在 {year - 1}-01-01 到 {year + 1}-12-31 之间）",
+              hint=DATE_HINT)
 
 
 # --- structure ---------------------------------------------------------------------------
@@ -303,6 +514,10 @@ def _check_slug(ctx: Ctx, node: Node, key: str, values: dict) -> None:
         elif code is not None and not URL_SAFE_RE.match(code):
             ctx.error(node, key + ".code", f"code {code!r} cannot name a web address",
                       hint="add `slug:` with a-z, 0-9 and '-' to use instead")
+    ident, which = (slug, "slug") if slug is not None else (values.get("code"), "code")
+    if ident is not None and windows_device(ident):
+        ctx.error(node, f"{key}.{which}", f"{ident!r} 是 Windows 保留的设备名，不能用作网站的文件夹名",
+                  hint=("加上" if which == "code" else "换一个") + "用作文件夹名的 `slug:`（小写字母、数字和 '-'）")
 
 
 def _parsed_value(ctx: Ctx, node: Node, key: str):
@@ -375,6 +590,8 @@ def build_model(root: Node, label: str, earlier: tuple[Problem, ...] = (), sourc
     that prevent it."""
     ctx = Ctx(label, earlier, source)
     values = mapping(ctx, root, "", TOP)
+    if values is not None:
+        _check_date_range(ctx, root, values)
     if (values is None or any(p.is_error for p in ctx.problems)
             or any(required and name not in values for name, (_, required) in TOP.items())):
         return None, ctx.problems
@@ -407,6 +624,29 @@ def unsafe_file_name(name: str) -> Optional[str]:
     return None
 
 
+def windows_device(name: str) -> bool:
+    """Whether Windows reserves `name` for a device: CON, nul.txt, COM1.pdf, `AUX .txt` …"""
+    return name.split(".", 1)[0].rstrip(" ").upper() in WINDOWS_DEVICES
+
+
+def windows_unsafe_name(name: str) -> Optional[str]:
+    """Why Windows (IIS, SMB shares) cannot hold a file named `name`, in an editor's words;
+    None when it can."""
+    if windows_device(name):
+        return "是 Windows 保留的设备名（CON、PRN、AUX、NUL、COM1–COM9、LPT1–LPT9，带扩展名也一样）"
+    if name.endswith((".", " ")):
+        return "以句点或空格结尾，Windows 会把它们去掉"
+    bad = "".join(sorted(set(name) & WINDOWS_BAD_CHARS))
+    if bad:
+        return f"含有 Windows 文件名不允许的字符 {bad}"
+    return None
+
+
+def name_key(name: str) -> str:
+    """What a case-insensitive file system (Windows, a default macOS disk) compares."""
+    return unicodedata.normalize("NFC", name).casefold()
+
+
 @dataclass(frozen=True)
 class Anchors:
     """Positions needed by the checks that depend on the file's surroundings."""
@@ -431,13 +671,11 @@ def check_placement(model: AgencyYear, anchors: Anchors, path: Path, content_dir
     except ValueError:
         rel = None
     expected = f"{model.year}/{ident}.yaml"
-    if rel is None and path.absolute().is_relative_to(content_dir.absolute()):
-        problems.append(_error_at(anchors.root, "", "file leads outside content/ (through a symbolic link)",
-                                  hint="copy the file (or folder) into content/ instead of linking it"))
-    elif rel is not None and rel.as_posix() != expected:
+    if rel is not None and rel.as_posix() != expected:
         problems.append(_error_at(anchors.root, "", f"file is at content/{rel.as_posix()} but its year and agency put it at content/{expected}",
                                   hint="rename the file, or correct `year` / `agency.code` / `agency.slug`"))
     folder = urls.originals_folder(path, ident)
+    names: dict[str, int] = {}
     for i, (original, pos) in enumerate(zip(model.originals, anchors.originals)):
         key = f"originals[{i}].file"
         why = unsafe_file_name(original.file)
@@ -445,13 +683,31 @@ def check_placement(model: AgencyYear, anchors: Anchors, path: Path, content_dir
             problems.append(_error_at(pos, key, f"file name {original.file!r} {why}",
                                       hint=f"put the file in content/{model.year}/{ident}/ and give its plain name"))
             continue
+        why = windows_unsafe_name(original.file)
+        if why:
+            problems.append(_error_at(pos, key, f"文件名 {original.file!r} {why}；发布到 Windows 服务器时无法保存",
+                                      hint="给文件换一个名字（同时改这里和文件本身）"))
+            continue
+        first = names.setdefault(name_key(original.file), i)
+        if first != i and model.originals[first].file != original.file:
+            problems.append(_error_at(pos, key, f"文件名 {original.file!r} 与 originals[{first}] 的 "
+                                      f"{model.originals[first].file!r} 只有大小写不同；在 Windows 和 macOS 上它们是同一个文件",
+                                      hint="给其中一个文件换一个名字"))
+            continue
         target = folder / original.file
         if not target.resolve().is_relative_to(content_real):
             problems.append(_error_at(pos, key, f"{original.file!r} leads outside content/ (through a symlink)",
                                       hint="copy the file into the folder instead of linking it"))
-        elif not target.is_file():
+            continue
+        try:
+            kind = load.not_regular(os.stat(target).st_mode)   # stat only: a FIFO is never opened
+        except OSError:
             problems.append(_error_at(pos, key, f"original file not found: content/{model.year}/{ident}/{original.file}",
                                       hint="add the file there, or correct the name"))
+            continue
+        if kind:
+            problems.append(_error_at(pos, key, f"原件 content/{model.year}/{ident}/{original.file} 不是普通文件，"
+                                      f"而是{kind}；不能发布", hint="换成文件本身"))
     if regions is not None and model.agency.region not in regions:
         close = difflib.get_close_matches(model.agency.region, regions, n=1)
         problems.append(_error_at(anchors.region, "agency.region",
@@ -508,6 +764,17 @@ def _model_text(text: str, label: str) -> tuple[Optional[AgencyYear], list[Probl
     return model, problems, anchors
 
 
+def leads_outside(path: Path, content_dir: Path, label: str) -> Optional[Problem]:
+    """A file under content/ that a symbolic link (of the file or of a folder above it)
+    leads outside content/: refused before it is opened (D3)."""
+    if not path.absolute().is_relative_to(content_dir.absolute()):
+        return None   # a file given by its own path, outside content/ (`check /tmp/x.yaml`)
+    if path.resolve().is_relative_to(content_dir.resolve()):
+        return None
+    return Problem(label, 1, 1, "file leads outside content/ (through a symbolic link)",
+                   hint="copy the file (or folder) into content/ instead of linking it")
+
+
 def validate_file(path: Path, content_dir: Path, regions: Optional[tuple[str, ...]],
                   label: Optional[str] = None, cache=None) -> tuple[Optional[AgencyYear], list[Problem]]:
     """Load, check and model one agency-year file. Errors mean None; notes may come with a model.
@@ -515,6 +782,9 @@ def validate_file(path: Path, content_dir: Path, regions: Optional[tuple[str, ..
     With a `cache` (gongkai.cache.ParseCache), the text-only part is looked up by content.
     """
     label = label or str(path)
+    outside = leads_outside(Path(path), content_dir, label)
+    if outside is not None:   # refused by its name: the target is never read, nor quoted
+        return None, [outside]
     text, problems = load.read_text(Path(path), label)
     if text is None:
         return None, problems

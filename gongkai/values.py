@@ -146,3 +146,8 @@ def parse_value(printed: Optional[str]) -> Optional[ParsedValue]:
 def has_measure(printed: Optional[str]) -> bool:
     """Whether a printed value states any number at all (for the 'no measurable value' note)."""
     return bool(printed and re.search(r"\d", printed))
+
+
+def decimal_text(value: Decimal) -> str:
+    """A number as printed digits, never in E notation (`str(Decimal("0.0000001"))` is `1E-7`)."""
+    return format(value, "f")

@@ -91,7 +91,7 @@ def test_a_folder_named_as_an_original_is_not_a_file(project, capsys):
     config, _ = project
     (config.parent / AGENCY_DIR / "folder.txt").mkdir()
     (config.parent / FILE).write_text(with_original("folder.txt"), encoding="utf-8")
-    refused(project, capsys, "original file not found")
+    refused(project, capsys, "不是普通文件")
 
 
 def test_a_fifo_is_not_read(project, capsys):
@@ -99,7 +99,7 @@ def test_a_fifo_is_not_read(project, capsys):
     config, _ = project
     os.mkfifo(config.parent / AGENCY_DIR / "pipe.txt")
     (config.parent / FILE).write_text(with_original("pipe.txt"), encoding="utf-8")
-    refused(project, capsys, "original file not found")
+    refused(project, capsys, "不是普通文件")
 
 
 def test_symlinked_original_leading_outside_is_refused(project, capsys, tmp_path):
@@ -165,8 +165,9 @@ def test_symlink_to_a_file_inside_content_is_fine(project):
     assert not copied.is_symlink() and copied.read_text(encoding="utf-8") == "原件内容\n"
 
 
-ODD_BUT_SAFE = ["报告 #1?.txt", "%2e%2e%2f.txt", "a&b=c;d.txt", "＜script＞.txt", "x'\"y.txt",
-                "javascript:alert(1).txt", "\u202egpj.txt", "名" * 80 + ".txt"]
+# (`?`, `"` and `:` are refused now: a Windows server cannot hold them, D20.)
+ODD_BUT_SAFE = ["报告 #1？.txt", "%2e%2e%2f.txt", "a&b=c;d.txt", "＜script＞.txt", "x'y.txt",
+                "javascript：alert(1).txt", "javascript%3Aalert(1).txt", "\u202egpj.txt", "名" * 80 + ".txt"]
 
 
 def test_names_that_only_look_dangerous_build_and_link_correctly(project):

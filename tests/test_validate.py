@@ -29,7 +29,8 @@ def problems_of(case: str) -> str:
 def test_there_is_a_fixture_per_error_class():
     expected = {"syntax", "tabs", "duplicate_key", "anchor_alias", "unknown_key", "wrong_types",
                 "missing_required", "unsafe_originals", "python_tag", "wrong_location",
-                "unknown_region", "javascript_link", "empty", "gbk"}
+                "unknown_region", "javascript_link", "empty", "gbk",
+                "tagged_key", "bad_date", "windows_names", "markdown_limits"}
     assert expected <= set(CASES)
 
 

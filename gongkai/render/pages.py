@@ -207,7 +207,7 @@ class Renderer:
                     "id": f"tag:{domain},{y.year}:{y.year}/{y.ident}",
                     "date": entry_date(y.year, y.published, self.epoch).isoformat(),
                     "summary": f"{y.agency.region} {y.agency.name}：{len(y.slugs)} 个项目"
-                               + (f"，预算合计 {y.total_budget} {y.unit}" if y.total_budget is not None else "") + "。",
+                               + (f"，预算合计 {amount(y.total_budget)} {y.unit}" if y.total_budget is not None else "") + "。",
                     "projects": [urls.project_dir(y.year, y.ident, slug) for slug in y.slugs]}
                    for y in years]
         first = min((y.year for y in years), default=2000)

@@ -21,6 +21,7 @@ from .. import urls
 from ..config import Config
 from ..derive import ProjectFacts, YearFacts
 from ..model import AgencyYear, Project, Section, TocEntry
+from ..values import decimal_text
 
 SAFE_LINK_RE = re.compile(r"^(?:https?:|mailto:)", re.IGNORECASE)
 SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -95,8 +96,8 @@ def page_view(path: str, title: str, crumbs: list[tuple[str, Optional[str]]], *,
 
 
 def amount(value: Optional[Decimal]) -> Optional[str]:
-    """An amount exactly as printed (str of the Decimal read from the file)."""
-    return None if value is None else str(value)
+    """An amount exactly as printed (the digits of the Decimal read from the file)."""
+    return None if value is None else decimal_text(value)
 
 
 # Amount units search can sort by, in yuan (docs/search.md).
@@ -216,7 +217,7 @@ def chart_view(pf: ProjectFacts) -> Optional[dict]:
     bars = []
     for i, p in enumerate(points):
         x = 40 + i * step
-        label = str(p.value) + unit if p.value is not None else "空白"   # str(): as f"{}" writes a Decimal
+        label = decimal_text(p.value) + unit if p.value is not None else "空白"
         h = int((max(p.value, ZERO) / top * height).to_integral_value()) if p.value is not None else 0
         bars.append({"x": x, "y": base - h, "w": 40, "h": h, "cx": x + 20,
                      "label": label, "label_y": base - h - 6, "period": p.period})
@@ -234,7 +235,7 @@ def project_title(pf: ProjectFacts) -> str:
 def parsed_text(row) -> Optional[str]:
     """A derived reading of 指标值 as text, e.g. ≥95%."""
     p = row.parsed
-    return None if p is None else f"{p.comparator}{p.number}{p.unit or ''}"
+    return None if p is None else f"{p.comparator}{decimal_text(p.number)}{p.unit or ''}"
 
 
 def project_view(pf: ProjectFacts, originals: list[dict]) -> dict:
@@ -254,7 +255,7 @@ def project_view(pf: ProjectFacts, originals: list[dict]) -> dict:
         else:
             groups[-1].append(row)
     plan = [{"period": r.point.period, "value": amount(r.point.value),
-             "percent": f"{r.percent}%" if r.percent is not None else None} for r in pf.plan]
+             "percent": f"{decimal_text(r.percent)}%" if r.percent is not None else None} for r in pf.plan]
     view = {name: getattr(p, name) for name in PROJECT_FIELDS}   # every printed field, as printed
     view.update({
         "index": pf.index, "slug": pf.slug, "unit": pf.unit,
