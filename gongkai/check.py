@@ -38,7 +38,7 @@ def check_command(paths: list[str], config: str = "site_config.yaml") -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except FileNotFoundError as exc:
-        print(f"{exc.args[0]}: error: no such file or folder", file=sys.stderr)
+        print(f"{exc.args[0]}: error: 没有这个文件或文件夹", file=sys.stderr)
         return 1
     given = {os.path.abspath(p) for p in chosen}
     config_notes = problems
@@ -50,7 +50,7 @@ def check_command(paths: list[str], config: str = "site_config.yaml") -> int:
     report(problems, sys.stdout)
     errors = sum(p.is_error for p in problems)
     years = sum(1 for r in checked if r.outline is not None and os.path.abspath(r.source) in given)
-    print(f"{years} agency year(s) checked: {errors} error(s), {len(problems) - errors} note(s)", file=sys.stderr)
+    print(f"已检查 {years} 个部门年度：{errors} 个错误，{len(problems) - errors} 条提示", file=sys.stderr)
     return 1 if errors else 0
 
 

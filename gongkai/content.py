@@ -71,9 +71,9 @@ def address_clashes(years: list[YearOutline]) -> list[Problem]:
         other = seen.get(key)
         if other is not None and other.ident == year.ident:
             problems.append(Problem(year.source, 1, 1,
-                                    f"two agency years with one address /{year.year}/{year.ident}/: "
-                                    f"this file and {other.source}",
-                                    hint="give one of them another `agency.slug`"))
+                                    f"两个部门年度使用同一个地址 /{year.year}/{year.ident}/："
+                                    f"本文件和 {other.source}",
+                                    hint="给其中一个部门另起一个 `agency.slug`（小写字母、数字和 '-'）"))
         elif other is not None:
             problems.append(Problem(year.source, 1, 1,
                                     f"部门年度地址 /{year.year}/{year.ident}/ 与 {other.source} 的 "

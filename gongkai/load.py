@@ -116,23 +116,23 @@ def read_text(path: Path, label: str) -> tuple[Optional[str], list[Problem]]:
         if len(data) > MAX_BYTES:   # grew after the fstat
             return None, [_too_big(label, len(data))]
     except OSError as exc:
-        return None, [Problem(label, 1, 1, f"cannot read file: {exc.strerror or exc}",
-                              hint="check that it exists and that you may read it")]
+        return None, [Problem(label, 1, 1, f"无法读取文件：{exc.strerror or exc}",
+                              hint="检查文件是否存在、你是否有权读取它")]
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        hint = "save the file as UTF-8"
+        hint = "把文件另存为 UTF-8 编码"
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            hint = "the file is UTF-16 encoded; save it as UTF-8 in your editor"
+            hint = "文件是 UTF-16 编码；请在编辑器中另存为 UTF-8"
         try:
             data.decode("gb18030")
-            hint = ("the file looks GBK/GB18030-encoded; convert it with "
-                    f"`iconv -f GB18030 -t UTF-8 {path.name} > new.yaml` or save it as UTF-8 in your editor")
+            hint = ("文件看起来是 GBK/GB18030 编码；请用 "
+                    f"`iconv -f GB18030 -t UTF-8 {path.name} > new.yaml` 转换，或在编辑器中另存为 UTF-8")
         except UnicodeDecodeError:
             pass
-        return None, [Problem(label, line, column, f"not valid UTF-8 (byte 0x{data[exc.start]:02x})", hint=hint)]
+        return None, [Problem(label, line, column, f"不是有效的 UTF-8 编码（字节 0x{data[exc.start]:02x}）", hint=hint)]
     if text.startswith("\ufeff"):
         text = text[1:]  # A BOM from Windows editors is harmless: drop it, keep positions.
     bad = bad_characters(text, label)
@@ -161,8 +161,8 @@ def not_regular_problem(label: str, kind: str) -> Problem:
 
 def _too_big(label: str, size: int) -> Problem:
     """The refusal of a file over MAX_BYTES."""
-    return Problem(label, 1, 1, f"file is {size} bytes; the limit is {MAX_BYTES} (10 MB)",
-                   hint="split the document or remove pasted binary data")
+    return Problem(label, 1, 1, f"文件有 {size} 字节，超过 {MAX_BYTES} 字节（10 MB）的上限",
+                   hint="把文件拆开，或删去粘贴进来的二进制数据")
 
 
 def bad_characters(text: str, label: str, limit: int = 10) -> list[Problem]:
@@ -171,12 +171,11 @@ def bad_characters(text: str, label: str, limit: int = 10) -> list[Problem]:
     for match in BAD_CHAR_RE.finditer(text):
         i = match.start()
         char = match.group(0)
-        name = unicodedata.name(char, "control character")
+        name = unicodedata.name(char, "控制字符")
         line, column = text.count("\n", 0, i) + 1, i - text.rfind("\n", 0, i)
-        problems.append(Problem(label, line, column, f"invisible character U+{ord(char):04X} ({name}) is not allowed",
-                                hint="delete it (it usually comes from pasting out of Word or a PDF); "
-                                     "YAML reads it as a line end or refuses it. A line break in text "
-                                     "belongs in a `|-` block"))
+        problems.append(Problem(label, line, column, f"不允许使用不可见字符 U+{ord(char):04X}（{name}）",
+                                hint="删除它（它通常来自从 Word 或 PDF 粘贴的文字）；"
+                                     "YAML 会把它当作行尾或拒绝它。文字中的换行请写在 `|-` 文字块里"))
         if len(problems) >= limit:
             break
     return problems
@@ -185,7 +184,7 @@ def bad_characters(text: str, label: str, limit: int = 10) -> list[Problem]:
 def parse(text: str, label: str) -> tuple[Optional[Node], list[Problem]]:
     """Compose `text` into a checked node tree; (None, problems) on any structural error."""
     if not text.strip():
-        return None, [Problem(label, 1, 1, "file is empty", hint="see docs/content-format.md for what it must hold")]
+        return None, [Problem(label, 1, 1, "文件为空", hint="文件应包含的内容参见 docs/content-format.md")]
     deep = _too_deep(text, label)
     if deep:
         return None, [deep]
@@ -197,11 +196,11 @@ def parse(text: str, label: str) -> tuple[Optional[Node], list[Problem]]:
         return None, problems + [_syntax_problem(exc, label, text)]
     except yaml.YAMLError as exc:  # a reader error: bad_characters() finds those first
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return None, [Problem(label, 1, 1, f"YAML error: {first}", hint="save the file as plain UTF-8 text")]
+        return None, [Problem(label, 1, 1, f"YAML 错误：{first}", hint="把文件另存为 UTF-8 纯文本")]
     except RecursionError:
-        return None, [Problem(label, 1, 1, "nesting is too deep", hint=f"content never needs more than {MAX_DEPTH} levels")]
+        return None, [Problem(label, 1, 1, "嵌套层数太深", hint=f"内容文件不需要超过 {MAX_DEPTH} 层：请检查缩进")]
     if node is None:
-        return None, [Problem(label, 1, 1, "file holds no data", hint="see docs/content-format.md")]
+        return None, [Problem(label, 1, 1, "文件中没有数据", hint="文件应包含的内容参见 docs/content-format.md")]
     if not may_share and _is_clean(node):
         return node, []   # what check_tree would say, found without building its bookkeeping
     tree_problems, fatal = check_tree(node, label, report_aliases=not problems)
@@ -239,13 +238,13 @@ def _syntax_problem(exc: yaml.MarkedYAMLError, label: str, text: str) -> Problem
     message = (exc.problem or str(exc)).strip()
     if exc.context:
         message = f"{exc.context.strip()}: {message}"
-    hint = "check the indentation and the `key: value` form on this line and the one above"
+    hint = "检查这一行和上一行的缩进以及 `键: 值` 的写法"
     lines = text.splitlines()
     if "\t" in message or (mark and 0 < line <= len(lines) and "\t" in lines[line - 1][: column]):
-        hint = "YAML indentation must use spaces, not tabs"
+        hint = "YAML 的缩进必须用空格，不能用制表符（Tab）"
     elif "mapping values are not allowed" in message:
-        hint = "a value containing ': ' must be quoted, or the key above is indented wrongly"
-    return Problem(label, line, column, f"YAML syntax error: {message}", hint=hint)
+        hint = "含有 ': ' 的值必须加引号；否则是上面的键缩进有误"
+    return Problem(label, line, column, f"YAML 语法错误：{message}", hint=hint)
 
 
 def _could_be_deep(text: str) -> bool:
@@ -287,7 +286,7 @@ def _too_deep(text: str, label: str) -> Optional[Problem]:
                 if depth > MAX_DEPTH:
                     mark = event.start_mark
                     return Problem(label, mark.line + 1, mark.column + 1,
-                                   f"nesting deeper than {MAX_DEPTH} levels", hint="check the indentation")
+                                   f"嵌套超过 {MAX_DEPTH} 层", hint="检查缩进")
             elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
                 depth -= 1
                 continue
@@ -297,9 +296,9 @@ def _too_deep(text: str, label: str) -> Optional[Problem]:
             if count > MAX_VALUES:
                 mark = event.start_mark
                 return Problem(label, mark.line + 1, mark.column + 1,
-                               f"more than {MAX_VALUES:,} values (keys, texts, list items) in one file",
-                               hint="an agency year needs a few thousand at most: split the file, "
-                                    "or look for pasted data repeated many times")
+                               f"一个文件中的值（键、文字、列表项）超过 {MAX_VALUES:,} 个",
+                               hint="一个部门年度最多只需几千个：请拆分文件，"
+                                    "或检查是否有粘贴后重复了多次的数据")
     except yaml.MarkedYAMLError:
         return None  # compose reports the syntax error with its position
     return None
@@ -315,9 +314,9 @@ def _anchor_problems(text: str, label: str) -> list[Problem]:
                 mark = event.start_mark
                 problems.append(Problem(
                     label, mark.line + 1, mark.column + 1,
-                    f"YAML {kind} `{'*' if kind == 'alias' else '&'}{event.anchor}` is not allowed",
-                    hint="write the value out in full where it is used; if the text itself starts "
-                         "with & or *, put it in quotes"))
+                    f"不允许使用 YAML {'别名（alias）' if kind == 'alias' else '锚点（anchor）'}`{'*' if kind == 'alias' else '&'}{event.anchor}`",
+                    hint="在用到的地方把值完整写出；如果文字本身以 & 或 * 开头，"
+                         "请加上引号"))
                 if len(problems) >= 20:
                     break
     except yaml.MarkedYAMLError:
@@ -340,8 +339,8 @@ def check_tree(root: Node, label: str, report_aliases: bool = True) -> tuple[lis
         node, depth, parent, index = stack.pop()
         if id(node) in seen:
             if report_aliases:
-                problems.append(Problem.at(label, node, "YAML alias is not allowed",
-                                           hint="write the value out in full where it is used"))
+                problems.append(Problem.at(label, node, "不允许使用 YAML 别名（alias）",
+                                           hint="在用到的地方把值完整写出"))
             # An empty value of the same kind: the schema check goes on without expanding anything.
             if isinstance(node, ScalarNode):
                 empty = ScalarNode("tag:yaml.org,2002:null", "", node.start_mark, node.end_mark)
@@ -351,14 +350,14 @@ def check_tree(root: Node, label: str, report_aliases: bool = True) -> tuple[lis
             continue
         seen.add(id(node))
         if node.tag not in CORE_TAGS:
-            problems.append(Problem.at(label, node, f"YAML tag `{node.tag}` is not allowed",
-                                       hint="remove the `!…` tag; content holds plain text, numbers and lists only"))
+            problems.append(Problem.at(label, node, f"不允许使用 YAML 标签（tag）`{node.tag}`",
+                                       hint="删去 `!…` 标签；内容只能是普通文字、数字和列表"))
             # Drop the tagged value: the schema check then sees an empty value at this spot.
             _replace(parent, index, ScalarNode("tag:yaml.org,2002:null", "", node.start_mark, node.end_mark))
             continue
         if depth > MAX_DEPTH:
-            problems.append(Problem.at(label, node, f"nesting deeper than {MAX_DEPTH} levels",
-                                       hint="check the indentation"))
+            problems.append(Problem.at(label, node, f"嵌套超过 {MAX_DEPTH} 层",
+                                       hint="检查缩进"))
             fatal = True
             break
         if isinstance(node, MappingNode):
@@ -370,18 +369,18 @@ def check_tree(root: Node, label: str, report_aliases: bool = True) -> tuple[lis
                                                hint="删除键前面的 `!…` 标签；内容文件的键只能是普通的词"))
                 if isinstance(key, ScalarNode):
                     if key.value == "<<" and key.tag == "tag:yaml.org,2002:merge":
-                        problems.append(Problem.at(label, key, "YAML merge key `<<` is not allowed",
-                                                   hint="write the keys out in full here"))
+                        problems.append(Problem.at(label, key, "不允许使用 YAML 合并键 `<<`",
+                                                   hint="在这里把各个键完整写出"))
                     elif key.value in first:
                         earlier = first[key.value].start_mark.line + 1
                         problems.append(Problem.at(
-                            label, key, f"duplicate key {key.value!r} (first written on line {earlier})",
-                            hint="keep one of them; YAML would silently use only the last"))
+                            label, key, f"重复的键 {key.value!r}（第一次写在第 {earlier} 行）",
+                            hint="只保留其中一个；YAML 会不加提示地只用最后一个"))
                     else:
                         first[key.value] = key
                 else:
-                    problems.append(Problem.at(label, key, "a key must be a plain word, not a list or mapping",
-                                               hint="remove the `?`, `[`…`]` or `{`…`}` around the key"))
+                    problems.append(Problem.at(label, key, "键必须是普通的词，不能是列表或映射",
+                                               hint="删去键周围的 `?`、`[`…`]` 或 `{`…`}`"))
                     fatal = True
             stack.extend((value, depth + 1, node, i) for i, (_, value) in enumerate(node.value))
         elif isinstance(node, SequenceNode):

@@ -52,7 +52,7 @@ def build(config_path: Path, output: Optional[str | Path], with_search: bool, fo
     if not force and write.stamp_of(target) == stamp and write.intact(target):
         write.clean_stale(Path(os.path.abspath(target)))   # leftovers of a killed run go even now
         search.remove_stale_scratch(both=True)
-        say(f"{target} is up to date: no input changed since it was built (build.py build --force rebuilds)")
+        say(f"{target} 已是最新：上次生成以来输入没有变化（用 build.py build --force 可重新生成）")
         return 0
     try:
         site = Site(config, source_date_epoch(), parallel.worker_count())
@@ -61,32 +61,32 @@ def build(config_path: Path, output: Optional[str | Path], with_search: bool, fo
         say(f"error: {exc}")
         return 1
     except FileNotFoundError as exc:
-        say(f"{exc.args[0]}: error: content folder not found")
+        say(f"{exc.args[0]}: error: 找不到内容文件夹")
         return 1
     try:
         results, pages = _build(site, files, target, stamp, with_search)
     except Stop as exc:
         errors = report(exc.problems)
-        say(f"build stopped: {errors} error(s); nothing was written")
+        say(f"生成已停止：{errors} 个错误；未写入任何文件")
         return 1
     except WriteError as exc:
         say(f"error: {exc}")
         return 1
     except IndexFailed as exc:
-        say(f"error: search index failed, the previous site is unchanged: {exc} "
-            "(build without search: build.py build --no-search)")
+        say(f"error: 搜索索引生成失败，原有网站未改动：{exc} "
+            "（不生成搜索索引：build.py build --no-search）")
         return 1
     except verify.VerifyFailed as exc:
-        say(f"error: the built site failed its checks; the previous site is unchanged: {exc}")
+        say(f"error: 生成的网站未通过检查，原有网站未改动：{exc}")
         return 1
     except OSError as exc:
-        say(f"{exc.filename or target}: error: cannot write the site: {exc.strerror or exc}")
+        say(f"{exc.filename or target}: error: 无法写入网站：{exc.strerror or exc}")
         return 1
     notes = config_notes + Site.judge(results)
     report(notes)
     years = [r.outline for r in results]
-    say(f"built {target}: {sum(p.endswith('.html') for p in pages)} pages, {len(pages)} files, "
-        f"{len(years)} agency year(s), {sum(len(y.slugs) for y in years)} project(s), {len(notes)} note(s)")
+    say(f"已生成 {target}：{sum(p.endswith('.html') for p in pages)} 个页面，{len(pages)} 个文件，"
+        f"{len(years)} 个部门年度，{sum(len(y.slugs) for y in years)} 个项目，{len(notes)} 条提示")
     return 0
 
 
@@ -107,7 +107,7 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
         if any(p.is_error for p in problems):
             raise Stop(problems)
         if any(r.clash for r in results):   # only two agency years with one address do this
-            raise WriteError("two agency years wrote one file; build.py check names them")
+            raise WriteError("两个部门年度写入了同一个文件；build.py check 会指出是哪两个")
         # The pages and data that list every agency year, from the outlines and the data
         # files in staging (so they are never all held in memory here).
         ranked = sorted(results, key=lambda r: order(r.outline))

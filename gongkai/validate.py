@@ -113,25 +113,25 @@ class Ctx:
 def describe(node: Node) -> str:
     """What YAML made of a node, in words an editor understands."""
     if isinstance(node, MappingNode):
-        return "a mapping (key: value lines)"
+        return "映射（“键: 值”各行）"
     if isinstance(node, SequenceNode):
-        return "a list"
+        return "列表"
     tag, raw = node.tag, node.value
     if tag == T + "str":
-        return f"the text {raw!r}"
+        return f"文字 {raw!r}"
     value = load.resolved(node)
     if tag == T + "bool":
-        return f"{raw} (YAML reads unquoted {raw} as the boolean {str(value).lower()})"
+        return f"不带引号的 {raw}（YAML 把它读作布尔值 {str(value).lower()}）"
     if tag == T + "int":
         same = str(value) == raw
-        return f"the number {raw}" + ("" if same else f" (YAML reads unquoted {raw} as {value})")
+        return f"数字 {raw}" + ("" if same else f"（YAML 把不带引号的 {raw} 读作 {value}）")
     if tag == T + "float":
         same = repr(value) == raw
-        return f"the number {raw}" + ("" if same else f" (YAML reads unquoted {raw} as {value})")
+        return f"数字 {raw}" + ("" if same else f"（YAML 把不带引号的 {raw} 读作 {value}）")
     if tag == T + "null":
-        return "nothing"
+        return "空值"
     if tag == T + "timestamp":
-        return f"the date {raw}"
+        return f"日期 {raw}"
     return repr(raw)
 
 
@@ -141,25 +141,24 @@ def text(ctx: Ctx, node: Node, key: str) -> Optional[str]:
     if node.tag != STR or not isinstance(node, ScalarNode):
         if node.tag == NULL and isinstance(node, ScalarNode):
             return None
-        hint = "write the text on the same line as the key, or as a `|-` block below it"
+        hint = "把文字写在键的同一行，或在键下面写成 `|-` 文字块"
         if isinstance(node, ScalarNode):
-            hint = f'write it in quotes to keep it as printed: "{node.value}"'
-        ctx.error(node, key, f"expected text, found {describe(node)}", hint)
+            hint = f'加上引号，按原文保留："{node.value}"'
+        ctx.error(node, key, f"应为文字，实为{describe(node)}", hint)
         return None
     value = node.value
     if node.style == '"':   # only escapes (`"\x01"`) can make what load.py refuses in the file
         bad = load.BAD_CHAR_RE.search(value)
         if bad:
-            name = unicodedata.name(bad.group(0), "control character")
-            ctx.error(node, key, f"text holds the invisible character U+{ord(bad.group(0)):04X} ({name}), "
-                      "written as an escape", hint="remove the `\\` escape; pages, feeds and data files cannot hold it")
+            name = unicodedata.name(bad.group(0), "控制字符")
+            ctx.error(node, key, f"文字中含有以转义写成的不可见字符 U+{ord(bad.group(0)):04X}（{name}）",
+                      hint="删去这个 `\\` 转义；页面、订阅和数据文件不能包含这个字符")
             return None
     if "<" in value and HTML_RE.search(value):   # every match starts with "<"
-        ctx.note(node, key, "text looks like HTML; it will be shown exactly as typed, not as markup")
+        ctx.note(node, key, "文字看起来像 HTML；它会按输入的原样显示，不会当作标记")
     if INVISIBLE_RE.search(value):
-        ctx.note(node, key, "text holds invisible characters (zero-width spaces or text-direction "
-                 "controls); they are published as written",
-                 hint="delete them unless the document prints them: they break search and can reorder what is shown")
+        ctx.note(node, key, "文字中含有不可见字符（零宽空格或文字方向控制符），将按原样发布",
+                 hint="除非原文印有它们，否则请删除：它们会妨碍搜索，还可能改变文字的显示顺序")
     return value
 
 
@@ -171,8 +170,8 @@ def markdown(ctx: Ctx, node: Node, key: str) -> Optional[str]:
             dest = next(g for g in match.groups() if g is not None)
             scheme = dest.split("/", 1)[0].lower()
             if ":" in scheme and not scheme.startswith(SAFE_SCHEMES):
-                ctx.error(node, key, f"link to {dest!r} is not allowed",
-                          hint="links may only be http(s)://, mailto: or relative")
+                ctx.error(node, key, f"不允许链接到 {dest!r}",
+                          hint="链接只能是 http(s)://、mailto: 或相对地址")
             elif ":" not in scheme and dest:   # checked against the built pages
                 pos, start = ctx.pos_in(node, dest, start)
                 ctx.links.append(ContentLink(dest, pos))
@@ -331,8 +330,8 @@ def amount(ctx: Ctx, node: Node, key: str) -> Optional[Decimal]:
                               hint="金额照原文填写；这么长的数字不是金额，请检查是否粘贴了多余内容")
                     return None
                 return Decimal(digits)  # the file's own digits: 4000.00 stays 4000.00
-    ctx.error(node, key, f"expected an amount written as printed, like 4000.00, found {describe(node)}",
-              hint="digits with an optional decimal point; no commas, units or spaces")
+    ctx.error(node, key, f"应为按原文书写的金额，如 4000.00，实为{describe(node)}",
+              hint="只写数字，可带小数点；不要写逗号、单位或空格")
     return None
 
 
@@ -343,15 +342,15 @@ def integer(ctx: Ctx, node: Node, key: str) -> Optional[int]:
                       hint="年度、页码和行号都不会这么长：请检查是否粘贴了多余内容")
             return None
         return int(node.value)
-    ctx.error(node, key, f"expected a whole number, found {describe(node)}", hint="digits only, no quotes")
+    ctx.error(node, key, f"应为整数，实为{describe(node)}", hint="只写数字，不加引号")
     return None
 
 
 def year(ctx: Ctx, node: Node, key: str) -> Optional[int]:
     value = integer(ctx, node, key)
     if value is not None and not 1949 <= value <= 2200:
-        ctx.error(node, key, f"expected a budget year such as 2022, found {value}",
-                  hint="four digits between 1949 and 2200")
+        ctx.error(node, key, f"应为预算年度，如 2022，实为 {value}",
+                  hint="写 1949 到 2200 之间的四位数字")
         return None
     return value
 
@@ -365,7 +364,7 @@ def page(ctx: Ctx, node: Node, key: str):
 def boolean(ctx: Ctx, node: Node, key: str) -> Optional[bool]:
     if isinstance(node, ScalarNode) and node.tag == T + "bool":
         return bool(load.resolved(node))
-    ctx.error(node, key, f"expected true or false, found {describe(node)}", hint="write true or false, unquoted")
+    ctx.error(node, key, f"应为 true 或 false，实为{describe(node)}", hint="写 true 或 false，不加引号")
     return None
 
 
@@ -410,8 +409,8 @@ Spec = dict[str, tuple[Callable, bool]]
 def mapping(ctx: Ctx, node: Node, key: str, spec: Spec) -> Optional[dict]:
     """Convert a mapping by `spec` (name -> (converter, required)); unknown keys are errors."""
     if not isinstance(node, MappingNode):
-        ctx.error(node, key, f"expected a mapping (key: value lines), found {describe(node)}",
-                  hint="write `key: value` lines indented below it; see docs/content-format.md")
+        ctx.error(node, key, f"应为映射（“键: 值”各行），实为{describe(node)}",
+                  hint="在它下面缩进写 `键: 值` 各行；参见 docs/content-format.md")
         return None
     out: dict = {}
     prefix = f"{key}." if key else ""
@@ -422,8 +421,8 @@ def mapping(ctx: Ctx, node: Node, key: str, spec: Spec) -> Optional[dict]:
         if entry is None:
             # Suggestions cost time; beyond the problems that get listed, nobody reads them.
             close = difflib.get_close_matches(name, spec, n=1) if len(ctx.problems) < MAX_LISTED else []
-            hint = f"did you mean {close[0]!r}?" if close else "allowed keys: " + ", ".join(spec)
-            ctx.error(key_node, path, "unknown key", hint)
+            hint = f"是否想写 {close[0]!r}？" if close else "允许的键：" + ", ".join(spec)
+            ctx.error(key_node, path, "未知的键", hint)
             continue
         before = len(ctx.problems)
         if value_node.tag == NULL and isinstance(value_node, ScalarNode):
@@ -433,12 +432,12 @@ def mapping(ctx: Ctx, node: Node, key: str, spec: Spec) -> Optional[dict]:
         if value is not None:
             out[name] = value
         elif entry[1] and not _has_error_at(ctx, value_node, before):
-            ctx.error(value_node, path, "required value is empty", hint="write the value as printed after the colon")
+            ctx.error(value_node, path, "必填项为空", hint="在冒号后按原文写上值")
     missing = [name for name, (_, required) in spec.items() if required and name not in out]
     for name in missing:
         if not any(isinstance(k, ScalarNode) and k.value == name for k, _ in node.value):
-            ctx.error(node, f"{key}.{name}" if key else name, f"missing required key {name!r}",
-                      hint=f"add a `{name}:` line here; see docs/content-format.md")
+            ctx.error(node, f"{key}.{name}" if key else name, f"缺少必填项 {name!r}",
+                      hint=f"在这里加一行 `{name}:`；参见 docs/content-format.md")
     return out
 
 
@@ -459,8 +458,8 @@ def seq(item: Callable) -> Callable:
         if not isinstance(node, SequenceNode):
             if isinstance(node, ScalarNode) and node.tag == NULL:
                 return ()
-            ctx.error(node, key, f"expected a list (lines starting with '- '), found {describe(node)}",
-                      hint="write each item on its own line below the key, starting with '- '")
+            ctx.error(node, key, f"应为列表（以 '- ' 开头的各行），实为{describe(node)}",
+                      hint="在键下面每项各写一行，以 '- ' 开头")
             return None
         out = []
         for i, n in enumerate(node.value):
@@ -491,29 +490,29 @@ def _check_parsed(ctx: Ctx, node: Node, key: str, values: dict) -> None:
     if parsed is None:
         return
     if parsed.comparator not in COMPARATORS:
-        ctx.error(node, key + ".parsed.comparator", f"expected one of {' '.join(sorted(COMPARATORS))}, "
-                  f"found {parsed.comparator!r}", hint="copy the comparator from the printed value")
+        ctx.error(node, key + ".parsed.comparator", f"应为 {' '.join(sorted(COMPARATORS))} 之一，"
+                  f"实为 {parsed.comparator!r}", hint="照抄原文的值中的比较符")
     printed = values.get("value") or ""
     number = format(parsed.number, "f")
     if number not in printed.replace(" ", ""):
         ctx.error(node, key + ".parsed.number",
-                  f"{number} does not occur in the printed value {printed!r}",
-                  hint="`parsed` states how the printed value reads; it cannot add a number")
+                  f"{number} 没有出现在原文的值 {printed!r} 中",
+                  hint="`parsed` 只说明原文的值怎样解读，不能添加原文没有的数字")
 
 
 def _check_slug(ctx: Ctx, node: Node, key: str, values: dict) -> None:
     slug = values.get("slug")
     if slug is not None and not SLUG_RE.match(slug):
-        ctx.error(node, key + ".slug", f"slug {slug!r} may hold only a-z, 0-9 and '-'",
-                  hint="lowercase letters, digits and '-', starting with a letter or digit")
+        ctx.error(node, key + ".slug", f"slug {slug!r} 只能包含 a-z、0-9 和 '-'",
+                  hint="只用小写字母、数字和 '-'，并以字母或数字开头")
     if slug is None:
         code = values.get("code")
         if code is None and not any(isinstance(k, ScalarNode) and k.value == "code" for k, _ in node.value):
-            ctx.error(node, key, "needs `code` (as printed) or `slug` (chosen) to name its pages",
-                      hint='add `code: "…"` as printed, or `slug:` with a-z, 0-9 and \'-\'')
+            ctx.error(node, key, "需要 `code`（按原文）或 `slug`（自选）来命名它的页面",
+                      hint='按原文加上 `code: "…"`，或加上由 a-z、0-9 和 \'-\' 组成的 `slug:`')
         elif code is not None and not URL_SAFE_RE.match(code):
-            ctx.error(node, key + ".code", f"code {code!r} cannot name a web address",
-                      hint="add `slug:` with a-z, 0-9 and '-' to use instead")
+            ctx.error(node, key + ".code", f"code {code!r} 不能用作网址",
+                      hint="加上由 a-z、0-9 和 '-' 组成的 `slug:`，用它代替")
     ident, which = (slug, "slug") if slug is not None else (values.get("code"), "code")
     if ident is not None and windows_device(ident):
         ctx.error(node, f"{key}.{which}", f"{ident!r} 是 Windows 保留的设备名，不能用作网站的文件夹名",
@@ -596,8 +595,8 @@ def build_model(root: Node, label: str, earlier: tuple[Problem, ...] = (), sourc
             or any(required and name not in values for name, (_, required) in TOP.items())):
         return None, ctx.problems
     if not values["parts"]:
-        ctx.error(root, "parts", "the document needs at least one part",
-                  hint="add `- title: …` under `parts:`; see docs/content-format.md")
+        ctx.error(root, "parts", "文件至少需要一个部分（part）",
+                  hint="在 `parts:` 下加上 `- title: …`；参见 docs/content-format.md")
         return None, ctx.problems
     values["source"] = label
     values["links"] = tuple(ctx.links)
@@ -610,17 +609,17 @@ def build_model(root: Node, label: str, earlier: tuple[Problem, ...] = (), sourc
 def unsafe_file_name(name: str) -> Optional[str]:
     """Why `name` cannot be an original file's name, or None if it is safe."""
     if not name or name in (".", ".."):
-        return "is empty"
+        return "为空"
     if "\x00" in name:
-        return "contains a NUL character"
+        return "含有 NUL 字符"
     if "\\" in name:
-        return "contains a backslash"
+        return "含有反斜杠"
     if name.startswith("/") or PurePosixPath(name).is_absolute() or re.match(r"^[A-Za-z]:", name):
-        return "is an absolute path"
+        return "是绝对路径"
     if "/" in name or name.startswith("."):
-        return "must be a plain file name inside the agency's folder (no folders, no leading dot)"
+        return "必须是部门文件夹中的普通文件名（不含文件夹，不以“.”开头）"
     if any(ord(c) < 32 for c in name):
-        return "contains a control character"
+        return "含有控制字符"
     return None
 
 
@@ -672,16 +671,16 @@ def check_placement(model: AgencyYear, anchors: Anchors, path: Path, content_dir
         rel = None
     expected = f"{model.year}/{ident}.yaml"
     if rel is not None and rel.as_posix() != expected:
-        problems.append(_error_at(anchors.root, "", f"file is at content/{rel.as_posix()} but its year and agency put it at content/{expected}",
-                                  hint="rename the file, or correct `year` / `agency.code` / `agency.slug`"))
+        problems.append(_error_at(anchors.root, "", f"文件位于 content/{rel.as_posix()}，但按其年度和部门应位于 content/{expected}",
+                                  hint="给文件改名，或更正 `year` / `agency.code` / `agency.slug`"))
     folder = urls.originals_folder(path, ident)
     names: dict[str, int] = {}
     for i, (original, pos) in enumerate(zip(model.originals, anchors.originals)):
         key = f"originals[{i}].file"
         why = unsafe_file_name(original.file)
         if why:
-            problems.append(_error_at(pos, key, f"file name {original.file!r} {why}",
-                                      hint=f"put the file in content/{model.year}/{ident}/ and give its plain name"))
+            problems.append(_error_at(pos, key, f"文件名 {original.file!r} {why}",
+                                      hint=f"把文件放在 content/{model.year}/{ident}/ 中，这里只写文件名"))
             continue
         why = windows_unsafe_name(original.file)
         if why:
@@ -696,14 +695,14 @@ def check_placement(model: AgencyYear, anchors: Anchors, path: Path, content_dir
             continue
         target = folder / original.file
         if not target.resolve().is_relative_to(content_real):
-            problems.append(_error_at(pos, key, f"{original.file!r} leads outside content/ (through a symlink)",
-                                      hint="copy the file into the folder instead of linking it"))
+            problems.append(_error_at(pos, key, f"{original.file!r} 通过符号链接指向 content/ 之外",
+                                      hint="把文件复制到文件夹中，不要用链接"))
             continue
         try:
             kind = load.not_regular(os.stat(target).st_mode)   # stat only: a FIFO is never opened
         except OSError:
-            problems.append(_error_at(pos, key, f"original file not found: content/{model.year}/{ident}/{original.file}",
-                                      hint="add the file there, or correct the name"))
+            problems.append(_error_at(pos, key, f"找不到原件：content/{model.year}/{ident}/{original.file}",
+                                      hint="把文件放到那里，或更正文件名"))
             continue
         if kind:
             problems.append(_error_at(pos, key, f"原件 content/{model.year}/{ident}/{original.file} 不是普通文件，"
@@ -711,8 +710,8 @@ def check_placement(model: AgencyYear, anchors: Anchors, path: Path, content_dir
     if regions is not None and model.agency.region not in regions:
         close = difflib.get_close_matches(model.agency.region, regions, n=1)
         problems.append(_error_at(anchors.region, "agency.region",
-                                  f"region {model.agency.region!r} is not listed in site_config.yaml",
-                                  hint=(f"did you mean {close[0]!r}? " if close else "") + "add it under `regions:` there"))
+                                  f"地区 {model.agency.region!r} 未列在 site_config.yaml 中",
+                                  hint=(f"是否想写 {close[0]!r}？如果不是，" if close else "") + "请在 site_config.yaml 的 `regions:` 下加上它"))
     return problems
 
 
@@ -740,8 +739,8 @@ def _at_most(problems: list[Problem], limit: int) -> list[Problem]:
     errors = sum(p.is_error for p in rest)
     return problems[:limit] + [Problem(
         rest[0].file, rest[0].line, rest[0].column,
-        f"… and {len(rest)} more problem(s) from here on ({errors} error(s)), not listed",
-        hint=f"fix the first ones and check again; only {limit} are listed per file")]
+        f"… 从这里起还有 {len(rest)} 个问题（其中 {errors} 个错误）未列出",
+        hint=f"先改正前面的问题再检查；每个文件只列出 {limit} 个")]
 
 
 def model_text(text: str, label: str) -> tuple[Optional[AgencyYear], list[Problem], Optional[Anchors]]:
@@ -771,8 +770,8 @@ def leads_outside(path: Path, content_dir: Path, label: str) -> Optional[Problem
         return None   # a file given by its own path, outside content/ (`check /tmp/x.yaml`)
     if path.resolve().is_relative_to(content_dir.resolve()):
         return None
-    return Problem(label, 1, 1, "file leads outside content/ (through a symbolic link)",
-                   hint="copy the file (or folder) into content/ instead of linking it")
+    return Problem(label, 1, 1, "文件通过符号链接指向 content/ 之外",
+                   hint="把文件（或文件夹）复制到 content/ 中，不要用链接")
 
 
 def validate_file(path: Path, content_dir: Path, regions: Optional[tuple[str, ...]],

@@ -288,9 +288,26 @@ class Broken:
     def problem(self) -> Problem:
         """As a problem of the content file, where the link was written."""
         return Problem(self.where.file, self.where.line, self.where.column,
-                       f"link {self.url!r} on page {self.page}: {self.why}",
-                       hint="links are written from the site root, e.g. 2022/287001/index.html "
-                            "or 2022/287001/originals/<file>; a `#` link names a heading of the page")
+                       f"页面 {self.page} 上的链接 {self.url!r} 有误：{_why_zh(self.why)}",
+                       hint="链接从网站根目录写起，如 2022/287001/index.html "
+                            "或 2022/287001/originals/<文件名>；`#` 链接指向本页的一个标题")
+
+
+def _why_zh(why: str) -> str:
+    """Why a link written in content is broken, in an editor's words (the checks' own
+    wording stays English for the developer-facing report)."""
+    if why == NO_FILE:
+        return "没有这个文件"
+    if why == "leaves the site":
+        return "指向网站之外"
+    if why.startswith("names a folder"):
+        return "指向一个文件夹：请链接到其中的 index.html（页面也会直接从磁盘打开）"
+    if why == "root-relative URL breaks hosting under a sub-path":
+        return "以 / 开头的地址在网站部署于子路径时会失效"
+    missing = re.fullmatch(r"no id (.+) in (.+)", why)
+    if missing:
+        return f"{missing.group(2)} 中没有 id {missing.group(1)}"
+    return why
 
 
 Where = dict[tuple[str, str], Pos]   # (page, URL as on the page) -> where the content wrote it
@@ -446,7 +463,7 @@ class VerifyFailed(Exception):
         self.problems = problems
         shown = "\n".join(f"  {p}" for p in problems[:MAX_SHOWN])
         more = f"\n  … and {len(problems) - MAX_SHOWN} more" if len(problems) > MAX_SHOWN else ""
-        super().__init__(f"{len(problems)} problem(s) in the built pages:\n{shown}{more}")
+        super().__init__(f"生成的页面中有 {len(problems)} 个问题：\n{shown}{more}")
 
 
 def checked(step: Optional[Callable[[Path], None]] = None, scans: Iterable[Scan] = ()) -> Callable[[Path], None]:

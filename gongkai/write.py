@@ -43,22 +43,22 @@ def check_output(output: Path, content_dir: Path, project_root: Path) -> None:
     real = output.resolve()
     content = content_dir.resolve()
     if real == content or real.is_relative_to(content):
-        raise WriteError(f"{output} is inside {content_dir}: choose an output folder outside content/")
+        raise WriteError(f"{output} 位于 {content_dir} 之内：请选择 content/ 以外的输出文件夹")
     if content.is_relative_to(real) or project_root.resolve().is_relative_to(real):
-        raise WriteError(f"{output} contains the project itself: choose a folder of its own, such as _site")
+        raise WriteError(f"{output} 包含项目本身：请选择一个单独的输出文件夹，例如 _site")
     for folder in _protected(project_root):
         if real == folder or real.is_relative_to(folder):
             raise WriteError(f"{output} 位于 {folder} 之内（模板、样式或程序文件夹）：请选择这些文件夹以外的输出文件夹，例如 _site")
         if folder.is_relative_to(real):
             raise WriteError(f"{output} 包含 {folder}（模板、样式或程序文件夹）：请选择一个单独的输出文件夹，例如 _site")
     if output.is_symlink():
-        raise WriteError(f"{output} is a symbolic link: give the real folder")
+        raise WriteError(f"{output} 是符号链接：请给出真实的文件夹")
     if output.exists():
         if not output.is_dir():
-            raise WriteError(f"{output} exists and is not a folder")
+            raise WriteError(f"{output} 已存在，但不是文件夹")
         if not (output / MARKER).is_file() and any(output.iterdir()):
-            raise WriteError(f"{output} is not empty and was not made by this tool (no {MARKER} file): "
-                             "remove it or choose another output folder")
+            raise WriteError(f"{output} 不是空文件夹，也不是本工具生成的（没有 {MARKER} 文件）："
+                             "请删除它，或选择另一个输出文件夹")
         _refuse_foreign(output)
 
 

@@ -39,7 +39,7 @@ def test_gongkai_content_passes_check_with_zero_errors(generated):
     done = subprocess.run([sys.executable, "build.py", "check", "--config", str(project / "site_config.yaml"),
                            str(project / "content")], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert " 0 error(s)" in done.stderr, done.stderr
+    assert "：0 个错误" in done.stderr, done.stderr
     assert ": error:" not in done.stdout
 
 

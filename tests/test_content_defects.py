@@ -83,7 +83,7 @@ def test_d3_symlink_to_passwd_is_refused_by_name_and_never_quoted(tmp_path):
     (root / "content" / "2020" / "pw.yaml").symlink_to("/etc/passwd")
     run = check_command(root)
     assert run.returncode == 1 and "Traceback" not in run.stderr
-    assert "content/2020/pw.yaml:1:1: error: file leads outside content/" in run.stdout
+    assert "content/2020/pw.yaml:1:1: error: 文件通过符号链接指向 content/ 之外" in run.stdout
     assert "root:" not in run.stdout + run.stderr
 
 
@@ -95,7 +95,7 @@ def test_d3_symlink_to_yaml_outside_reports_no_keys(tmp_path):
     (root / "content" / "2020" / "x.yaml").symlink_to(outside)
     _, lines = problems_of(root)
     mine = [line for line in lines if line.startswith("content/2020/x.yaml")]
-    assert len(mine) == 1 and "leads outside content/" in mine[0], lines
+    assert len(mine) == 1 and "指向 content/ 之外" in mine[0], lines
     assert "secret" not in "\n".join(lines) and "机密" not in "\n".join(lines)
 
 

@@ -252,7 +252,7 @@ def test_a_full_disk_fails_cleanly(small_project, monkeypatch, capsys, where):
     capsys.readouterr()
     assert build_command(config, output=output, search=False, force=True) == 1
     err = capsys.readouterr().err
-    assert "cannot write the site: No space left on device" in err, err
+    assert "无法写入网站：No space left on device" in err, err
     assert "Traceback" not in err
     assert tree_hash(output) == before
     assert leftovers(output) == []

@@ -199,7 +199,7 @@ def test_a_template_that_breaks_the_rules_never_publishes(project, breakage):
     template.write_text(source.replace(old, new, 1), encoding="utf-8")
     run = _build_cli(config, output)
     assert run.returncode == 1, run.stderr
-    assert "failed its checks" in run.stderr and expected in run.stderr, run.stderr
+    assert "未通过检查" in run.stderr and expected in run.stderr, run.stderr
     assert "Traceback" not in run.stderr
     assert tree_hash(output) == before
     assert not [p for p in output.parent.iterdir() if p.name.startswith("_site.")]

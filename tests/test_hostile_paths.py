@@ -61,21 +61,21 @@ def refused(project, capsys, expected: str, line: int = 8, column: int = 11) -> 
 
 
 UNSAFE_NAMES = {
-    "parent folder": ("../x.txt", "must be a plain file name"),
-    "deep parent folder": ("../../../../etc/passwd", "must be a plain file name"),
-    "absolute path": ("/etc/passwd", "is an absolute path"),
-    "backslash parent": ("'..\\x.txt'", "contains a backslash"),
-    "Windows drive": ("'C:\\Windows\\win.ini'", "contains a backslash"),
-    "drive without backslash": ("'C:x.txt'", "is an absolute path"),
-    "sub-folder": ("sub/x.txt", "must be a plain file name"),
-    "hidden file": (".htaccess", "no leading dot"),
-    "dot dot": ("'..'", "is empty"),
-    "dot": ("'.'", "is empty"),
+    "parent folder": ("../x.txt", "必须是部门文件夹中的普通文件名"),
+    "deep parent folder": ("../../../../etc/passwd", "必须是部门文件夹中的普通文件名"),
+    "absolute path": ("/etc/passwd", "是绝对路径"),
+    "backslash parent": ("'..\\x.txt'", "含有反斜杠"),
+    "Windows drive": ("'C:\\Windows\\win.ini'", "含有反斜杠"),
+    "drive without backslash": ("'C:x.txt'", "是绝对路径"),
+    "sub-folder": ("sub/x.txt", "必须是部门文件夹中的普通文件名"),
+    "hidden file": (".htaccess", "不以“.”开头"),
+    "dot dot": ("'..'", "为空"),
+    "dot": ("'.'", "为空"),
     "NUL (as an escape)": ('"x.txt\\0.jpg"', "U+0000"),
-    "newline (as an escape)": ('"x\\n.txt"', "control character"),
-    "percent-encoded parent": ("'%2e%2e%2fx.txt'", "original file not found"),
-    "full-width dots and slash": ("．．／x.txt", "original file not found"),
-    "missing file": ("没有.txt", "original file not found"),
+    "newline (as an escape)": ('"x\\n.txt"', "控制字符"),
+    "percent-encoded parent": ("'%2e%2e%2fx.txt'", "找不到原件"),
+    "full-width dots and slash": ("．．／x.txt", "找不到原件"),
+    "missing file": ("没有.txt", "找不到原件"),
 }
 
 
@@ -108,7 +108,7 @@ def test_symlinked_original_leading_outside_is_refused(project, capsys, tmp_path
     secret.write_text("secret\n")
     (config.parent / AGENCY_DIR / "link.txt").symlink_to(secret)
     (config.parent / FILE).write_text(with_original("link.txt"), encoding="utf-8")
-    err = refused(project, capsys, "leads outside content/")
+    err = refused(project, capsys, "指向 content/ 之外")
     assert "secret" not in err
 
 
@@ -116,7 +116,7 @@ def test_symlink_to_passwd_is_refused(project, capsys):
     config, _ = project
     (config.parent / AGENCY_DIR / "passwd").symlink_to("/etc/passwd")
     (config.parent / FILE).write_text(with_original("passwd"), encoding="utf-8")
-    refused(project, capsys, "leads outside content/")
+    refused(project, capsys, "指向 content/ 之外")
 
 
 def test_symlinked_agency_folder_leading_outside_is_refused(project, capsys, tmp_path):
@@ -124,7 +124,7 @@ def test_symlinked_agency_folder_leading_outside_is_refused(project, capsys, tmp
     outside = tmp_path / "outside"
     shutil.move(config.parent / AGENCY_DIR, outside)
     (config.parent / AGENCY_DIR).symlink_to(outside, target_is_directory=True)
-    refused(project, capsys, "leads outside content/")
+    refused(project, capsys, "指向 content/ 之外")
 
 
 def test_symlinked_content_file_leading_outside_is_refused(project, capsys, tmp_path):
@@ -132,7 +132,7 @@ def test_symlinked_content_file_leading_outside_is_refused(project, capsys, tmp_
     outside = tmp_path / "elsewhere.yaml"
     shutil.move(config.parent / FILE, outside)
     (config.parent / FILE).symlink_to(outside)
-    refused(project, capsys, "file leads outside content/", line=1, column=1)
+    refused(project, capsys, "文件通过符号链接指向 content/ 之外", line=1, column=1)
 
 
 def test_symlinked_year_folder_leading_outside_is_refused_not_skipped(project, capsys, tmp_path):
@@ -143,7 +143,7 @@ def test_symlinked_year_folder_leading_outside_is_refused_not_skipped(project, c
     (outside / "100002.yaml").write_text(GOOD.replace("year: 2020", "year: 2021")
                                          .replace('"100001"', '"100002"'), encoding="utf-8")
     (config.parent / "content" / "2021").symlink_to(outside, target_is_directory=True)
-    err = refused(project, capsys, "file leads outside content/", line=None)
+    err = refused(project, capsys, "文件通过符号链接指向 content/ 之外", line=None)
     assert "content/2021/100002.yaml:1:1: error:" in err
 
 
@@ -152,8 +152,8 @@ def test_a_yml_file_is_reported_not_left_out(project, capsys):
     config, _ = project
     (config.parent / "content" / "2020" / "100002.yml").write_text(
         GOOD.replace('"100001"', '"100002"'), encoding="utf-8")
-    err = refused(project, capsys, "put it at content/2020/100002.yaml", line=None)
-    assert "content/2020/100002.yml:1:1: error: file is at content/2020/100002.yml" in err
+    err = refused(project, capsys, "应位于 content/2020/100002.yaml", line=None)
+    assert "content/2020/100002.yml:1:1: error: 文件位于 content/2020/100002.yml" in err
 
 
 def test_symlink_to_a_file_inside_content_is_fine(project):
@@ -196,13 +196,13 @@ def yaml_quote(text: str) -> str:
 
 
 @pytest.mark.parametrize("where, expected", [
-    ("content", "inside"),
-    ("content/2020/_site", "inside"),
-    (".", "contains the project"),
-    ("..", "contains the project"),
-    ("foreign", "not made by this tool"),
-    ("a-file", "not a folder"),
-    ("a-link", "symbolic link"),
+    ("content", "之内：请选择 content/ 以外的输出文件夹"),
+    ("content/2020/_site", "之内：请选择 content/ 以外的输出文件夹"),
+    (".", "包含项目本身"),
+    ("..", "包含项目本身"),
+    ("foreign", "也不是本工具生成的"),
+    ("a-file", "不是文件夹"),
+    ("a-link", "是符号链接"),
 ])
 def test_output_folders_that_are_not_ours_are_refused(project, capsys, where, expected):
     config, _ = project

@@ -73,7 +73,7 @@ def test_backups_named_like_leftovers_survive_builds_and_up_to_date_runs(project
     assert build_command(config, output=output, search=False) == 0
     capsys.readouterr()
     assert build_command(config, output=output, search=False) == 0    # up to date: cleans leftovers
-    assert "up to date" in capsys.readouterr().err
+    assert "已是最新" in capsys.readouterr().err
     assert {f: tree_hash(f) for f in folders} == before
 
 
@@ -215,7 +215,7 @@ def test_a_file_saved_outside_a_year_folder_is_reported(project, capsys, rel):
     capsys.readouterr()
     assert build_command(config, output=output, search=False) == 1
     err = capsys.readouterr().err
-    assert f"{rel}:1:1: error: file is at {rel} but its year and agency put it at content/2020/100005.yaml" in err
+    assert f"{rel}:1:1: error: 文件位于 {rel}，但按其年度和部门应位于 content/2020/100005.yaml" in err
     assert tree_hash(output) == before
 
 
@@ -258,7 +258,7 @@ def test_a_content_file_name_that_is_not_utf8_gives_a_message(project, command):
     err = (run.stdout + run.stderr).decode("utf-8", "backslashreplace")
     assert run.returncode == 1, err
     assert "Traceback" not in err and "UnicodeEncodeError" not in err, err
-    assert ":1:1: error: file is at content/2020/a" in err, err
+    assert ":1:1: error: 文件位于 content/2020/a" in err, err
     assert tree_hash(output) == before
 
 

@@ -154,7 +154,7 @@ def test_build_fails_without_the_extended_binary(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(metadata, "version", lambda name: "9.9.9" if name == "pagefind-bin-extended" else real(name))
     assert build_command(REPO / "site_config.yaml", output=out, force=True) == 1
     err = capsys.readouterr().err
-    assert "search index failed" in err and "9.9.9" in err
+    assert "搜索索引生成失败" in err and "9.9.9" in err
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == before
     assert not list(tmp_path.glob("site.staging-*"))
 

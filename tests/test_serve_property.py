@@ -74,8 +74,8 @@ KINDS = {
         "idents": ("287001", "287009", "310002"),
     },
     "b": {
-        # Without the preamble's link to 2022/287001/: `build` verifies links and `serve`
-        # does not (documented, defect D10), and this test deletes and renames 287001.
+        # Without the preamble's link to 2022/287001/: this test deletes and renames 287001,
+        # and the link would make most of those states errors (in build and serve alike).
         "text": fixture_text("content/2021/shiyan-bumen.yaml").replace(
             "  [外部链接](https://example.gov.cn/) 与 [站内](2022/287001/index.html#toc)\n",
             "  [外部链接](https://example.gov.cn/)\n", 1),

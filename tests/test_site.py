@@ -383,7 +383,7 @@ def test_broken_template_leaves_previous_site_untouched(project, capsys, breakag
     capsys.readouterr()
     assert build(config, output) == 1
     err = capsys.readouterr().err
-    assert f"templates/{name}:" in err and "error: template error" in err, err
+    assert f"templates/{name}:" in err and "error: 模板错误" in err, err
     assert "Traceback" not in err
     assert tree_hash(output) == before
     _no_staging(output)
@@ -396,7 +396,7 @@ def test_unwritable_or_foreign_output_is_a_message(tmp_path: Path, capsys):
     (foreign / "keep.txt").write_text("not ours")
     assert build(REPO / "site_config.yaml", foreign) == 1
     err = capsys.readouterr().err
-    assert "not made by this tool" in err and "Traceback" not in err
+    assert "也不是本工具生成的" in err and "Traceback" not in err
     assert [p.name for p in foreign.iterdir()] == ["keep.txt"]
 
 
@@ -505,19 +505,19 @@ def test_unchanged_inputs_rebuild_nothing_and_any_change_rebuilds(tmp_path):
         assert done.returncode == 0, done.stderr
         return done.stderr
 
-    assert "built" in run()
+    assert "已生成" in run()
     first = tree_hash(output)
-    assert "up to date" in run()
+    assert "已是最新" in run()
     (tmp_path / "content" / "2020" / "287002.yaml").touch()      # same bytes: still up to date
-    assert "up to date" in run()
-    assert "built" in run("--force") and tree_hash(output) == first
+    assert "已是最新" in run()
+    assert "已生成" in run("--force") and tree_hash(output) == first
     page = tmp_path / "content" / "2020" / "287002.yaml"
     page.write_text(page.read_text(encoding="utf-8").replace("name: 保险费\n", "name: 保险费甲\n", 1), encoding="utf-8")
-    assert "built" in run()
+    assert "已生成" in run()
     assert "保险费甲" in (output / "2020" / "287002" / "287-0601-JBN-CK81" / "index.html").read_text(encoding="utf-8")
     original = tmp_path / "content" / "2020" / "287002" / "000_531445c7814c7dcd.txt"
     original.write_bytes(original.read_bytes() + b"\n")              # an original changed
-    assert "built" in run()
+    assert "已生成" in run()
 
 
 def test_a_damaged_output_is_rebuilt(tmp_path):
@@ -535,19 +535,19 @@ def test_a_damaged_output_is_rebuilt(tmp_path):
         assert done.returncode == 0, done.stderr
         return done.stderr
 
-    assert "built" in run()
+    assert "已生成" in run()
     first = tree_hash(output)
     for damage in (lambda: page.write_bytes(page.read_bytes()[:100]),   # truncated
                    lambda: page.unlink()):                              # removed
         damage()
-        assert "up to date" not in run()
+        assert "已是最新" not in run()
         assert tree_hash(output) == first
     (output / "extra.html").write_text("x")
     done = subprocess.run([sys.executable, str(REPO / "build.py"), "build", "--no-search"],
                           cwd=tmp_path, capture_output=True, text=True)
     assert done.returncode == 1 and "extra.html" in done.stderr and (output / "extra.html").exists()
     (output / "extra.html").unlink()
-    assert "up to date" in run()
+    assert "已是最新" in run()
 
 
 @pytest.mark.parametrize("value", ["abc", "100000000000000000000", "١٢٣"])

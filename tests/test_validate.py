@@ -61,7 +61,7 @@ def test_alias_bomb_is_refused_fast(tmp_path):
     config = Config(title="t", owner="o", regions=(), root=tmp_path)
     years, problems = load(config)
     assert not years
-    assert any("anchor `&a0`" in p.message for p in problems)
+    assert any("锚点（anchor）`&a0`" in p.message for p in problems)
 
 
 def test_check_command_exit_codes(tmp_path):
@@ -69,7 +69,7 @@ def test_check_command_exit_codes(tmp_path):
     run = subprocess.run([sys.executable, "build.py", "check", str(bad)], cwd=ROOT,
                          capture_output=True, text=True)
     assert run.returncode == 1
-    assert "budjet: unknown key (hint: did you mean 'budget'?)" in run.stdout
+    assert "budjet: 未知的键 (hint: 是否想写 'budget'？)" in run.stdout
     assert "Traceback" not in run.stderr
 
 

@@ -135,18 +135,18 @@ def test_refuses_foreign_non_empty_folder_file_and_symlink(paths, tmp_path):
     output, content, root = paths
     output.mkdir()
     (output / "index.html").write_text("someone else's")
-    with pytest.raises(WriteError, match="not made by this tool"):
+    with pytest.raises(WriteError, match="也不是本工具生成的"):
         write_site(site(), output, content, root)
     assert (output / "index.html").read_text() == "someone else's"
     (output / "index.html").unlink()
     write_site(site(), output, content, root)      # an empty folder is fine
     other = tmp_path / "file"
     other.write_text("x")
-    with pytest.raises(WriteError, match="not a folder"):
+    with pytest.raises(WriteError, match="不是文件夹"):
         write_site(site(), other, content, root)
     link = tmp_path / "link"
     link.symlink_to(output)
-    with pytest.raises(WriteError, match="symbolic link"):
+    with pytest.raises(WriteError, match="是符号链接"):
         write_site(site(), link, content, root)
 
 

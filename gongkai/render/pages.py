@@ -32,12 +32,12 @@ def template_problem(exc: Exception, templates: Path) -> Problem:
     """A template error as a Problem naming the template file and line."""
     if isinstance(exc, jinja2.TemplateSyntaxError):
         return Problem(relpath(Path(exc.filename or exc.name or "?")), exc.lineno or 1, 1,
-                       f"template error: {exc.message}")
+                       f"模板错误：{exc.message}")
     frames = [f for f in traceback.extract_tb(exc.__traceback__)
               if f.filename.startswith(str(templates))]
     where = frames[-1] if frames else None
     return Problem(relpath(Path(where.filename)) if where else str(templates),
-                   where.lineno if where else 1, 1, f"template error: {exc}")
+                   where.lineno if where else 1, 1, f"模板错误：{exc}")
 
 
 
