@@ -371,8 +371,15 @@ def test_broken_yaml_leaves_previous_site_untouched(project, capsys):
 @pytest.mark.parametrize("breakage", [
     ("project.html", "{% block main %}", "{% block main %}{% if %}"),           # syntax error
     ("agency_year.html", "{{ year.unit }}", "{{ year.unitt }}"),              # undefined name
+    # D9: runtime errors that are not jinja2.TemplateError were tracebacks
+    ("project.html", "{% block main %}", "{% block main %}{{ 1 // 0 }}"),     # ZeroDivisionError
+    ("home.html", "{{ site.title }}", '{{ site.title + 1 }}'),                # TypeError
+    ("project.html", "{% block main %}",
+     "{% block main %}{% macro m() %}{{ m() }}{% endmacro %}{{ m() }}"),      # RecursionError
 ])
 def test_broken_template_leaves_previous_site_untouched(project, capsys, breakage):
+    """A template error of any kind (syntax, undefined name, and D9's runtime errors) stops
+    the build at the template's file and line, with the previous site untouched."""
     config, output = project
     before = tree_hash(output)
     name, old, new = breakage
