@@ -17,6 +17,7 @@ from typing import Iterator, Optional
 from . import parallel, search, verify, write
 from .config import load_config, source_date_epoch
 from .console import report, say
+from .errors import relpath
 from .files import LINK, OTHER, walk_folder
 from .render import site_folder
 from .site import Site, YearResult, order
@@ -48,6 +49,9 @@ def build(config_path: Path, output: Optional[str | Path], with_search: bool, fo
         report(config_notes)
         return 1
     target = Path(output) if output is not None else config.output_dir
+    if not config.content_dir.is_dir():
+        say(f"{relpath(config.content_dir)}: error: 找不到内容文件夹 (hint: 在 site_config.yaml 所在的文件夹中建立 content/)")
+        return 1
     stamp = fingerprint(config, config_path, with_search)
     if not force and write.stamp_of(target) == stamp and write.intact(target):
         write.clean_stale(Path(os.path.abspath(target)))   # leftovers of a killed run go even now

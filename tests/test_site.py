@@ -567,3 +567,14 @@ def test_a_bad_source_date_epoch_is_a_message(tmp_path, value):
                           capture_output=True, text=True, env={**os.environ, "SOURCE_DATE_EPOCH": value})
     assert done.returncode == 1 and "Traceback" not in done.stderr
     assert "SOURCE_DATE_EPOCH" in done.stderr and not (tmp_path / "_site").exists()
+
+
+def test_a_missing_content_folder_is_a_message(tmp_path):
+    """No content/ beside site_config.yaml: one line naming it, not a traceback from the
+    input fingerprint (found trying inputs outside the defect list)."""
+    shutil.copy(REPO / "site_config.yaml", tmp_path)
+    for command in (["build", "--no-search"], ["check"]):
+        done = subprocess.run([sys.executable, str(REPO / "build.py"), *command], cwd=tmp_path,
+                              capture_output=True, text=True)
+        assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+        assert "content" in done.stderr and not (tmp_path / "_site").exists()
