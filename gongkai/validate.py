@@ -429,10 +429,12 @@ def mapping(ctx: Ctx, node: Node, key: str, spec: Spec) -> Optional[dict]:
             value = None
         else:
             value = entry[0](ctx, value_node, path)
-        if value is not None:
+        if entry[1] and (value is None or (type(value) is str and not value.strip())):
+            # A required text left empty ("", spaces) would publish an empty title or unit.
+            if not _has_error_at(ctx, value_node, before):
+                ctx.error(value_node, path, "必填项为空", hint="在冒号后按原文写上值")
+        elif value is not None:
             out[name] = value
-        elif entry[1] and not _has_error_at(ctx, value_node, before):
-            ctx.error(value_node, path, "必填项为空", hint="在冒号后按原文写上值")
     missing = [name for name, (_, required) in spec.items() if required and name not in out]
     for name in missing:
         if not any(isinstance(k, ScalarNode) and k.value == name for k, _ in node.value):
