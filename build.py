@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
+
+# argparse's own complaints, as an editor reads them (the option names stay as typed).
+USAGE_ERRORS = [
+    (r"^argument (\S+): invalid int value: (.*)$", r"选项 \1 应为整数，实为 \2"),
+    (r"^argument (\S+): expected one argument$", r"选项 \1 后面缺少值"),
+    (r"^argument (\S+): invalid choice: (.*?) \(choose from (.*)\)$", r"无效的命令 \2（可用：\3）"),
+    (r"^the following arguments are required: (.*)$", r"缺少必需的选项：\1"),
+    (r"^unrecognized arguments: (.*)$", r"无法识别的参数：\1"),
+]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with its usage errors in Chinese, still ending in exit code 2."""
+
+    def error(self, message: str):
+        for pattern, replacement in USAGE_ERRORS:
+            if re.match(pattern, message):
+                message = re.sub(pattern, replacement, message)
+                break
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {message}（用 --help 查看用法）\n")
 
 
 def main(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="build.py", description="Build the Gongkai site.")
-    sub = parser.add_subparsers(dest="command")
+    parser = Parser(prog="build.py", description="Build the Gongkai site.")
+    sub = parser.add_subparsers(dest="command", parser_class=Parser)
 
     p = sub.add_parser("build", help="validate content and build the site (default)")
     p.add_argument("--config", default="site_config.yaml")

@@ -578,3 +578,16 @@ def test_a_missing_content_folder_is_a_message(tmp_path):
                               capture_output=True, text=True)
         assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
         assert "content" in done.stderr and not (tmp_path / "_site").exists()
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["serve", "--port", "abc"], "选项 --port 应为整数"),
+    (["new", "--year", "2020"], "缺少必需的选项"),
+    (["buidl"], "无效的命令 'buidl'"),
+    (["check", "--bogus"], "无法识别的参数：--bogus"),
+])
+def test_usage_errors_are_chinese(args, expected, tmp_path):
+    """Item 8: argparse's own usage errors reach editors too; exit code 2 as before."""
+    done = subprocess.run([sys.executable, str(REPO / "build.py"), *args], cwd=tmp_path,
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and expected in done.stderr, done.stderr
