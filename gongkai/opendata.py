@@ -106,16 +106,6 @@ def table_schema(columns: list[Column]) -> bytes:
     return (json.dumps(schema, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def site_data(per_year: list[dict[str, bytes]], years: list[YearOutline], title: str) -> dict[str, bytes]:
-    """Every file of `data/`: the agency years' files, the site-wide CSVs made by joining
-    their rows (same bytes as writing every row again), and the datapackage."""
-    files: dict[str, bytes] = {}
-    for chunk in per_year:
-        files.update(chunk)
-    files.update(site_wide_data(years, files.__getitem__, title))
-    return files
-
-
 def site_wide_paths() -> list[str]:
     """The paths of the site-wide files of `data/`, as `site_wide_data` makes them."""
     return [urls.ALL_PROJECTS, urls.data_file(SCHEMA_FILES[id(PROJECT_COLUMNS)]),

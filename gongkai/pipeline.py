@@ -17,7 +17,7 @@ from typing import Iterator, Optional
 from . import parallel, search, verify, write
 from .config import load_config, source_date_epoch
 from .console import report, say
-from .errors import relpath
+from .errors import Problem, relpath
 from .files import LINK, OTHER, walk_folder
 from .render import site_folder
 from .site import Site, YearResult, order
@@ -68,7 +68,7 @@ def build(config_path: Path, output: Optional[str | Path], with_search: bool, fo
         say(f"{exc.args[0]}: error: 找不到内容文件夹")
         return 1
     try:
-        results, pages = _build(site, files, target, stamp, with_search)
+        results, notes, pages = _build(site, files, target, stamp, with_search)
     except Stop as exc:
         errors = report(exc.problems)
         say(f"生成已停止：{errors} 个错误；未写入任何文件")
@@ -86,7 +86,7 @@ def build(config_path: Path, output: Optional[str | Path], with_search: bool, fo
     except OSError as exc:
         say(f"{exc.filename or target}: error: 无法写入网站：{exc.strerror or exc}")
         return 1
-    notes = config_notes + Site.judge(results)
+    notes = config_notes + notes
     report(notes)
     years = [r.outline for r in results]
     say(f"已生成 {target}：{sum(p.endswith('.html') for p in pages)} 个页面，{len(pages)} 个文件，"
@@ -95,9 +95,9 @@ def build(config_path: Path, output: Optional[str | Path], with_search: bool, fo
 
 
 def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search: bool
-           ) -> tuple[list[YearResult], list[str]]:
+           ) -> tuple[list[YearResult], list[Problem], list[str]]:
     """The steps, in order; any of them may raise, and then nothing is swapped in.
-    Returns the agency years' results and every output path."""
+    Returns the agency years' results, their notes and every output path."""
     config = site.config
     problems = site.compile()
     if problems:
@@ -107,9 +107,9 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
         shadows = stack.enter_context(_shadow_pages(len(files))) if with_search else None
         # Each agency year: read, check, derive, render, write into staging, check its pages.
         results = site.years(files, site.job(staging=staging, shadow_folder=shadows and str(shadows.folder)))
-        problems = site.judge(results)
-        if any(p.is_error for p in problems):
-            raise Stop(problems)
+        notes = site.judge(results)
+        if any(p.is_error for p in notes):
+            raise Stop(notes)
         if any(r.clash for r in results):   # only two agency years with one address do this
             raise WriteError("两个部门年度写入了同一个文件；build.py check 会指出是哪两个")
         # The pages and data that list every agency year, from the outlines and the data
@@ -136,7 +136,7 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
         sizes.update(common.sizes())
         sizes.update(write.sizes_under(staging, search.BUNDLE + "/"))
         write.seal(staging, stamp, sizes)
-    return results, [p for r in results for p in r.paths] + common.paths()
+    return results, notes, [p for r in results for p in r.paths] + common.paths()
 
 
 @contextlib.contextmanager

@@ -27,7 +27,11 @@ def years_of(config_path: Path):
 
 def build_data(years, title):
     """Every file of data/ for these agency years, as the build makes them."""
-    return opendata.site_data([opendata.year_data(f) for f in years], [outline(f) for f in years], title)
+    files: dict[str, bytes] = {}
+    for facts in years:
+        files.update(opendata.year_data(facts))
+    files.update(opendata.site_wide_data([outline(f) for f in years], files.__getitem__, title))
+    return files
 
 
 @pytest.fixture(scope="module")
