@@ -20,7 +20,7 @@ from .console import report, say
 from .errors import Problem, relpath
 from .files import LINK, OTHER, walk_folder
 from .render import site_folder
-from .site import Site, YearResult, order
+from .site import Site, YearResult, ranked
 from .write import WriteError
 
 
@@ -114,10 +114,10 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
             raise WriteError("两个部门年度写入了同一个文件；build.py check 会指出是哪两个")
         # The pages and data that list every agency year, from the outlines and the data
         # files in staging (so they are never all held in memory here).
-        ranked = sorted(results, key=lambda r: order(r.outline))
-        years = [r.outline for r in ranked]
+        in_order = ranked(results)
+        years = [r.outline for r in in_order]
         data = site.site_wide_data(years, lambda path: (staging / path).read_bytes(),
-                                   [r.resources for r in ranked])
+                                   [r.resources for r in in_order])
         common, problems = site.common(years, data)
         if common is None:
             raise Stop(problems)

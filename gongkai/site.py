@@ -170,7 +170,7 @@ class Site:
     @staticmethod
     def outlines(results: list[YearResult]) -> list[YearOutline]:
         """The agency years in site order: newest year first, then identifier."""
-        return sorted((r.outline for r in results if r.outline is not None), key=order)
+        return [r.outline for r in ranked(results)]
 
     def common(self, years: list[YearOutline], data: dict[str, bytes]) -> tuple[Optional[Output], list[Problem]]:
         """The pages that list every agency year, the fixed pages, assets and the site-wide
@@ -184,6 +184,11 @@ class Site:
     def site_wide_data(self, years: list[YearOutline], read: Callable[[str], bytes],
                        resources: Optional[list[list[dict]]] = None) -> dict[str, bytes]:
         return opendata.site_wide_data(years, read, self.config.title, resources)
+
+
+def ranked(results: list[YearResult]) -> list[YearResult]:
+    """The results that have an outline, in site order."""
+    return sorted((r for r in results if r.outline is not None), key=lambda r: order(r.outline))
 
 
 def order(year: YearOutline) -> tuple:
@@ -216,8 +221,7 @@ def load(config: Config, paths: Optional[list[Path]] = None) -> tuple[list[YearF
     with every problem: the pipeline as tests and tools see it, nothing written."""
     site = Site(config, None, cache=False)
     results = site.years(site.content_files(paths), site.job(keep=True))
-    ranked = sorted((r for r in results if r.facts is not None), key=lambda r: order(r.outline))
-    return [r.facts for r in ranked], sorted(site.judge(results), key=sort_key)
+    return [r.facts for r in ranked(results) if r.facts is not None], sorted(site.judge(results), key=sort_key)
 
 
 def render_site(config: Config, years: list[YearFacts], epoch: Optional[datetime.date] = None
@@ -233,12 +237,12 @@ def render_site(config: Config, years: list[YearFacts], epoch: Optional[datetime
     problems = site.judge(results)
     if any(p.is_error for p in problems):
         return None, problems
-    ranked = sorted(results, key=lambda r: order(r.outline))
+    in_order = ranked(results)
     whole = Output()
-    for result in ranked:
+    for result in in_order:
         whole.merge(result.output)
-    data = site.site_wide_data([r.outline for r in ranked], whole.files.__getitem__, [r.resources for r in ranked])
-    common, problems = site.common([r.outline for r in ranked], data)
+    data = site.site_wide_data([r.outline for r in in_order], whole.files.__getitem__, [r.resources for r in in_order])
+    common, problems = site.common([r.outline for r in in_order], data)
     if common is None:
         return None, problems
     whole.merge(common)

@@ -27,7 +27,7 @@ from ..config import Config, load_config, source_date_epoch
 from ..console import excerpt_of
 from ..errors import Problem, relpath
 from ..render import Output, site_folder
-from ..site import Site, YearResult, order, settle_links, year_result
+from ..site import Site, YearResult, ranked, settle_links, year_result
 from ..write import MARKER, WriteError, _target, staging, write_files
 
 
@@ -209,9 +209,9 @@ class LiveSite:
             return []
 
     def _render_common(self, results: list[YearResult]) -> tuple[Optional[Output], list[Problem]]:
-        ranked = sorted(results, key=lambda r: order(r.outline))
-        years = [r.outline for r in ranked]
-        data = self.site.site_wide_data(years, SiteFiles(ranked).read, [r.resources for r in ranked])
+        in_order = ranked(results)
+        years = [r.outline for r in in_order]
+        data = self.site.site_wide_data(years, SiteFiles(in_order).read, [r.resources for r in in_order])
         return self.site.common(years, data)
 
     def _check(self, results: list[YearResult], common: Output, scan_common: bool) -> list[Problem]:
