@@ -16,7 +16,7 @@ from typing import Optional
 from . import urls
 from .errors import NOTE, Problem
 from .model import Agency, AgencyYear, Indicator, ParsedValue, PlanPoint, Pos, Project
-from .validate import MAX_DIGITS, URL_SAFE_RE, name_key, windows_device
+from .validate import COMPARATORS, MAX_DIGITS, URL_SAFE_RE, name_key, windows_device
 from .values import has_measure, parse_value
 
 # National indicator vocabulary (财预〔2015〕88号; older Hebei templates print 效果指标).
@@ -58,12 +58,13 @@ class ProjectFacts:
     project: Project
     index: int                     # 1-based position in the document
     slug: str                      # URL segment
-    unit: str
+    unit: Optional[str]            # None: not printed
     rows: tuple[Row, ...]
     plan_kind: Optional[str]       # "percent", "amount" or None (no values / cannot tell)
     plan: tuple[PlanRow, ...]
     categories: tuple[str, ...]    # canonical 一级指标 present, in order
     notes: tuple[str, ...]         # zh-CN consistency notes
+    period_rows: tuple[Row, ...] = ()   # the 实施期 indicator table's rows
 
 
 @dataclass(frozen=True)
@@ -100,10 +101,32 @@ def _rows(indicators: tuple[Indicator, ...]) -> tuple[Row, ...]:
                 if later.level1 or later.level2:
                     break
                 span2 += 1
-        parsed, by = (ind.parsed, "editor") if ind.parsed else (parse_value(ind.value), "parser")
+        parsed, by = (ind.parsed, "editor") if ind.parsed else (_reading(ind), "parser")
         rows.append(Row(ind, effective[i][0], effective[i][1], span1, span2, parsed,
                         by if parsed else None))
     return tuple(rows)
+
+
+# Further columns of other provinces' forms that print part of a value: its comparator
+# (指标性质 ≥ / = / ≤) and its unit. A bare number in 指标值 is read with them.
+COMPARATOR_COLUMNS = ("指标性质",)
+UNIT_COLUMNS = ("度量单位", "计量单位")
+BARE_NUMBER_RE = re.compile(r"^[0-9]+(?:\.[0-9]+)?$")
+
+
+def _reading(ind: Indicator) -> Optional[ParsedValue]:
+    """The one reading of a row's 指标值, with the comparator and unit its form prints in
+    columns of their own; a column holding anything else (定性) leaves the value as it reads."""
+    more = ind.more or {}
+    value = (ind.value or "").strip()
+    if more and BARE_NUMBER_RE.match(value):
+        comparator = next((more[c].strip() for c in COMPARATOR_COLUMNS if c in more), None)
+        unit = next((more[c].strip() for c in UNIT_COLUMNS if (more.get(c) or "").strip()), None)
+        if comparator is not None and comparator not in COMPARATORS:
+            return None          # a 指标性质 such as 定性 is not a comparator to guess past
+        if comparator or unit:
+            return ParsedValue(comparator or "=", Decimal(value), unit)
+    return parse_value(ind.value)
 
 
 def _plan(project: Project) -> tuple[Optional[str], tuple[PlanRow, ...]]:
@@ -127,11 +150,12 @@ def _plan(project: Project) -> tuple[Optional[str], tuple[PlanRow, ...]]:
     return kind, tuple(rows)
 
 
-def _project_notes(project: Project, unit: str, kind: Optional[str], rows: tuple[Row, ...]) -> list[tuple[str, Optional[Pos]]]:
+def _project_notes(project: Project, unit: Optional[str], kind: Optional[str], rows: tuple[Row, ...]) -> list[tuple[str, Optional[Pos]]]:
     """Notes on amounts and indicators; amounts written `:f`, as printed (`str` writes
     0.0000001 as 1E-7)."""
     notes: list[tuple[str, Optional[Pos]]] = []
     pos = project.pos
+    unit = unit or ""
     b, f, o = project.budget, project.fiscal, project.other
     if b is not None and f is not None and f + (o or 0) != b:
         other = f"其他资金 {o:f}" if o is not None else "其他资金（空白）"
@@ -220,13 +244,14 @@ def _derive_year(year: AgencyYear) -> YearFacts:
         notes += _project_notes(project, unit, kind, rows)
         if codes[i - 1] and codes.count(codes[i - 1]) > 1:
             notes.append((f"项目编码 {project.code} 在本文件中出现不止一次。", project.pos))
+        period_rows = _rows(project.period_indicators)
         categories = []
-        for row in rows:
+        for row in rows + period_rows:
             cat = CANONICAL_LEVEL1.get(row.level1, row.level1) if row.level1 else None
             if cat and cat not in categories:
                 categories.append(cat)
         facts.append(ProjectFacts(project, i, slug, unit, rows, kind, plan, tuple(categories),
-                                  tuple(n for n, _ in notes)))
+                                  tuple(n for n, _ in notes), period_rows))
         located += notes
 
     budgets = [p.budget for p in projects if p.budget is not None]
@@ -246,7 +271,7 @@ class YearOutline:
     source: str                       # the content file, relative to the project root
     year: int
     agency: Agency
-    unit: str
+    unit: Optional[str]
     published: Optional[datetime.date]
     total_budget: Optional[Decimal]
     slugs: tuple[str, ...]            # its project pages, in document order

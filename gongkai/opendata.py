@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from . import urls
 from .derive import ProjectFacts, YearFacts, YearOutline
-from .model import AgencyYear
+from .model import AgencyYear, Amount
 from .values import decimal_text
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -155,15 +155,22 @@ def _converter(kind: type):
         # One function per record type, written out field by field as `dataclasses` writes
         # its __init__: no loop, no call for a value JSON takes as it is. Field names are
         # Python identifiers, so the source is safe.
+        # The fields only other provinces' forms fill are written only when filled.
         items = "".join(f"{name!r}: v if type(v := value.{name}) in AS_IS else plain(v), "
-                        for name in fields if name not in NOT_PRINTED)
+                        if not f.metadata.get("form") else
+                        f"**({{{name!r}: plain(v)}} if (v := value.{name}) else {{}}), "
+                        for name, f in fields.items() if name not in NOT_PRINTED)
         namespace = {"AS_IS": _AS_IS, "plain": plain}
         exec(f"def convert(value):\n    return {{{items}}}\n", namespace)
         return namespace["convert"]
     if issubclass(kind, (list, tuple)):
         return lambda value: [v if type(v) in _AS_IS else plain(v) for v in value]
+    if issubclass(kind, Amount):
+        return lambda value: value.printed
     if issubclass(kind, Decimal):
         return decimal_text
+    if issubclass(kind, dict):
+        return lambda value: {k: plain(v) for k, v in value.items()}
     if issubclass(kind, datetime.date):
         return lambda value: value.isoformat()
     return lambda value: value

@@ -26,12 +26,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from . import load, urls
 from .errors import ERROR, NOTE, Problem
-from .model import (Agency, AgencyYear, ContentLink, Document, Indicator, Original, Part, ParsedValue,
+from .model import (COLUMN_KEYS, FIELD_LABELS, STANDARD_COLUMNS, Amount, Column, Field, FieldTable, Agency, AgencyYear, ContentLink, Document, Indicator, Original, Part, ParsedValue,
                     PlanPoint, Pos, Project, Section, TocEntry, Unplaced)
 
 T = "tag:yaml.org,2002:"
 NULL, STR, INT, FLOAT = T + "null", T + "str", T + "int", T + "float"
 AMOUNT_RE = re.compile(r"^-?[0-9]+(?:\.[0-9]+)?$")   # not \d: full-width digits are text
+GROUPED_RE = re.compile(r"^-?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?$")   # 3,309,840.00 as printed
 SLUG_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 URL_SAFE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 HTML_RE = re.compile(r"</?[A-Za-z][A-Za-z0-9-]*(\s[^<>]*)?/?>|<!--")
@@ -330,8 +331,10 @@ def amount(ctx: Ctx, node: Node, key: str) -> Optional[Decimal]:
                               hint="金额照原文填写；这么长的数字不是金额，请检查是否粘贴了多余内容")
                     return None
                 return Decimal(digits)  # the file's own digits: 4000.00 stays 4000.00
+            if node.tag == STR and GROUPED_RE.match(digits) and len(digits) <= 2 * MAX_DIGITS:
+                return Amount(digits)
     ctx.error(node, key, f"应为按原文书写的金额，如 4000.00，实为{describe(node)}",
-              hint="只写数字，可带小数点；不要写逗号、单位或空格")
+              hint="只写数字，可带小数点；原文有千位分隔逗号时加引号照写（\"3,309,840.00\"）；不要写单位或空格")
     return None
 
 
@@ -529,11 +532,45 @@ def _parsed_value(ctx: Ctx, node: Node, key: str):
     return ParsedValue(values["comparator"], values["number"], values.get("unit"))
 
 
+def text_map(ctx: Ctx, node: Node, key: str) -> Optional[dict]:
+    """A mapping of printed labels to printed text (`labels`, `more`), in written order."""
+    if not isinstance(node, MappingNode):
+        ctx.error(node, key, f"应为映射（“标签: 文字”各行），实为{describe(node)}",
+                  hint="在它下面缩进写 `标签: 文字` 各行；参见 docs/content-format.md")
+        return None
+    out: dict = {}
+    for key_node, value_node in node.value:
+        name = text(ctx, key_node, key)
+        if name is None:
+            continue
+        value = text(ctx, value_node, f"{key}.{name}")
+        if value is not None:
+            out[name] = value
+    return out
+
+
+def column(ctx: Ctx, node: Node, key: str) -> Optional[Column]:
+    """A printed column label, or `{label, key}` for a known column under another label."""
+    if isinstance(node, ScalarNode):
+        label = text(ctx, node, key)
+        if label is None:
+            return None
+        known = next((c.key for c in STANDARD_COLUMNS if c.label == label), None)
+        return Column(label, known)
+    values = mapping(ctx, node, key, {"label": (text, True), "key": (text, False)})
+    if values is None or "label" not in values:
+        return None
+    if values.get("key") is not None and values["key"] not in COLUMN_KEYS:
+        ctx.error(node, key + ".key", f"未知的指标列 {values['key']!r}", hint="应为 " + "、".join(COLUMN_KEYS) + " 之一")
+        return None
+    return Column(values["label"], values.get("key"))
+
+
 TOC = record(TocEntry, {"text": (text, True), "page": (page, False)}, with_pos=False)
 INDICATOR = record(Indicator, {
     "level1": (text, False), "level2": (text, False), "level3": (text, False),
     "description": (text, False), "value": (text, False), "basis": (text, False),
-    "parsed": (_parsed_value, False)}, post=_check_parsed)
+    "parsed": (_parsed_value, False), "more": (text_map, False)}, post=_check_parsed)
 PLAN = record(PlanPoint, {"period": (text, True), "value": (amount, False)}, with_pos=False)
 
 
@@ -550,13 +587,65 @@ def schema_of(cls, converters: dict) -> Spec:
         if typing.get_origin(kind) is tuple:
             convert = seq(converters[args[0]])
         else:
-            convert = converters[args[0] if args else kind]
+            base = args[0] if args else kind
+            convert = converters[typing.get_origin(base) or base]
         spec[f.name] = (convert, f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
     return spec
 
 
+def _child(node: Node, name: str) -> Optional[Node]:
+    if isinstance(node, MappingNode):
+        for k, v in node.value:
+            if isinstance(k, ScalarNode) and k.value == name:
+                return v
+    return None
+
+
+def _check_form(ctx: Ctx, node: Node, key: str, values: dict) -> None:
+    """A project of another province's form: labels name known fields, the columns of each
+    indicator table are unique, and every row fills only the columns its table has."""
+    for name in values.get("labels") or {}:
+        if name not in FIELD_LABELS:
+            ctx.error(_child(node, "labels") or node, f"{key}.labels.{name}", "不是已知字段",
+                      hint="应为 " + "、".join(FIELD_LABELS) + " 之一；其他字段写在 `fields:` 下")
+    for rows_key, columns_key in (("indicators", "columns"), ("period_indicators", "period_columns")):
+        columns = values.get(columns_key) or ()
+        labels = [c.label for c in columns]
+        keys = [c.key for c in columns if c.key]
+        for twice in sorted({x for x in labels if labels.count(x) > 1}):
+            ctx.error(_child(node, columns_key) or node, f"{key}.{columns_key}", f"列“{twice}”出现了不止一次",
+                      hint="同一表中的列名应各不相同；两块并列的指标表分别写在 columns 与 period_columns 中")
+        for twice in sorted({x for x in keys if keys.count(x) > 1}):
+            ctx.error(_child(node, columns_key) or node, f"{key}.{columns_key}", f"已知列 {twice} 用了不止一次")
+        known = set(keys) if columns else set(COLUMN_KEYS)
+        further = {c.label for c in columns if not c.key}
+        rows_node = _child(node, rows_key)
+        for i, row in enumerate(values.get(rows_key) or ()):
+            where = rows_node.value[i] if isinstance(rows_node, SequenceNode) and i < len(rows_node.value) else node
+            for name in COLUMN_KEYS:
+                if getattr(row, name) is not None and name not in known:
+                    ctx.error(_child(where, name) or where, f"{key}.{rows_key}[{i}].{name}",
+                              f"本表没有这一列（{columns_key} 中没有 {name}）",
+                              hint=f"在 `{columns_key}:` 中加上这一列，或把内容移到它所在的列")
+            for label in row.more or {}:
+                if label not in further:
+                    ctx.error(_child(where, "more") or where, f"{key}.{rows_key}[{i}].more.{label}",
+                              f"本表没有名为“{label}”的其他列",
+                              hint=f"在 `{columns_key}:` 中按原文加上这一列的列名")
+
+
+def _field(ctx: Ctx, node: Node, key: str):
+    return FIELD(ctx, node, key)
+
+
+FIELD_TABLE = record(FieldTable, {"header": (seq(text), False), "rows": (seq(seq(text)), False)},
+                     with_pos=False)
+FIELD = record(Field, {"label": (text, True), "value": (text, False), "fields": (seq(_field), False),
+                       "table": (FIELD_TABLE, False)}, with_pos=False)
 PROJECT = record(Project, schema_of(Project, {str: text, Decimal: amount, TocEntry: TOC,
-                                              PlanPoint: PLAN, Indicator: INDICATOR}))
+                                              PlanPoint: PLAN, Indicator: INDICATOR, dict: text_map,
+                                              Field: FIELD, Column: column}),
+                 post=_check_form)
 
 
 def _section(ctx: Ctx, node: Node, key: str):
@@ -579,10 +668,22 @@ DOCUMENT = record(Document, {
 ORIGINAL = record(Original, {"file": (text, True), "title": (text, True), "note": (text, False)},
                   with_pos=False)
 UNPLACED = record(Unplaced, {"line": (integer, True), "text": (text, True)}, with_pos=False)
+GIVEN = ("year", "agency.name", "agency.code", "agency.region", "unit")
+
+
+def given(ctx: Ctx, node: Node, key: str) -> Optional[str]:
+    """One fact the document does not print, named by its key in this file."""
+    value = text(ctx, node, key)
+    if value is not None and value not in GIVEN:
+        ctx.error(node, key, f"{value!r} 不是导入时可给出的事实", hint="应为 " + "、".join(GIVEN) + " 之一")
+        return None
+    return value
+
+
 TOP: Spec = {
     "year": (year, True), "agency": (AGENCY, True), "document": (DOCUMENT, False),
-    "unit": (text, True), "originals": (seq(ORIGINAL), False), "preamble": (markdown, False),
-    "parts": (seq(PART), True), "unplaced": (seq(UNPLACED), False)}
+    "unit": (text, False), "originals": (seq(ORIGINAL), False), "preamble": (markdown, False),
+    "parts": (seq(PART), True), "unplaced": (seq(UNPLACED), False), "given": (seq(given), False)}
 
 
 def build_model(root: Node, label: str, earlier: tuple[Problem, ...] = (), source: str = ""
@@ -600,6 +701,7 @@ def build_model(root: Node, label: str, earlier: tuple[Problem, ...] = (), sourc
         ctx.error(root, "parts", "文件至少需要一个部分（part）",
                   hint="在 `parts:` 下加上 `- title: …`；参见 docs/content-format.md")
         return None, ctx.problems
+    values.setdefault("unit", None)
     values["source"] = label
     values["links"] = tuple(ctx.links)
     values["pos"] = ctx.pos(root)

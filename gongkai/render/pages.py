@@ -101,6 +101,7 @@ class Renderer:
                      "unit": pf.unit if pf.unit != year.unit else None} for pf in facts.projects]
         view = {
             "heading": heading, "agency": year.agency, "document": year.document, "unit": year.unit,
+            "given": year.given,
             "year": year.year, "preamble": markdown(self.md, year.preamble, root, 1),
             "toc": toc_view(facts, originals), "toc_printed": year.document.toc_printed,
             "parts": parts, "projects": projects, "total": amount(facts.total_budget),
@@ -207,7 +208,7 @@ class Renderer:
                     "id": f"tag:{domain},{y.year}:{y.year}/{y.ident}",
                     "date": entry_date(y.year, y.published, self.epoch).isoformat(),
                     "summary": f"{y.agency.region} {y.agency.name}：{len(y.slugs)} 个项目"
-                               + (f"，预算合计 {amount(y.total_budget)} {y.unit}" if y.total_budget is not None else "") + "。",
+                               + (f"，预算合计 {amount(y.total_budget)}{' ' + y.unit if y.unit else ''}" if y.total_budget is not None else "") + "。",
                     "projects": [urls.project_dir(y.year, y.ident, slug) for slug in y.slugs]}
                    for y in years]
         first = min((y.year for y in years), default=2000)

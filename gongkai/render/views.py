@@ -20,7 +20,7 @@ from markupsafe import Markup
 from .. import urls
 from ..config import Config
 from ..derive import ProjectFacts, YearFacts
-from ..model import AgencyYear, Project, Section, TocEntry
+from ..model import FIELD_LABELS, STANDARD_COLUMNS, AgencyYear, Amount, Column, Field, Project, Section, TocEntry
 from ..values import decimal_text
 
 SAFE_LINK_RE = re.compile(r"^(?:https?:|mailto:)", re.IGNORECASE)
@@ -96,8 +96,11 @@ def page_view(path: str, title: str, crumbs: list[tuple[str, Optional[str]]], *,
 
 
 def amount(value: Optional[Decimal]) -> Optional[str]:
-    """An amount exactly as printed (the digits of the Decimal read from the file)."""
-    return None if value is None else decimal_text(value)
+    """An amount exactly as printed (the digits of the Decimal read from the file, or the
+    text with its thousands separators)."""
+    if value is None:
+        return None
+    return value.printed if isinstance(value, Amount) else decimal_text(value)
 
 
 # Amount units search can sort by, in yuan (docs/search.md).
@@ -265,8 +268,74 @@ def project_view(pf: ProjectFacts, originals: list[dict]) -> dict:
         "groups": groups, "notes": list(pf.notes),
         "page": p.toc.page if p.toc else None,
         "page_href": page_link(originals, p.toc.page if p.toc else None, "../"),
+        "form": form_view(p, pf.unit, pf.rows, pf.period_rows),
     })
     return view
+
+
+# Known fields shown in the 项目基本信息 table of a form that names its own labels.
+FACT_KEYS = ("code", "name", "budget", "fiscal", "other", "purpose")
+AMOUNT_KEYS = ("budget", "fiscal", "other")
+
+
+def form_view(p: Project, unit: Optional[str], rows: tuple, period_rows: tuple) -> dict:
+    """What a project of another province's form shows beyond the Hebei form: its own
+    labels, further fields, 实施期 goals, and indicator tables with their printed columns."""
+    labels = p.labels or {}
+    facts = []
+    for key in labels:
+        if key in FACT_KEYS:
+            value = getattr(p, key)
+            if key in AMOUNT_KEYS and value is not None:
+                value = amount(value) + (f" {unit}" if unit else "")
+            facts.append({"label": labels[key], "value": value, "code": key == "code"})
+    tables = []
+    if p.period_indicators:
+        tables.append(indicator_table(period_rows, p.period_columns or STANDARD_COLUMNS, "实施期"))
+    if p.indicators and (p.columns or p.period_indicators):
+        tables.append(indicator_table(rows, p.columns or STANDARD_COLUMNS, "本年度" if p.period_indicators else ""))
+    return {
+        "labelled": bool(labels), "facts": facts, "fields": [field_view(f) for f in p.fields],
+        "show_plan": not labels or "plan" in labels or bool(p.plan),
+        "show_goals": not labels or "goals" in labels or bool(p.goals),
+        "goals_label": labels.get("goals", FIELD_LABELS["goals"]),
+        "period_goals_label": labels.get("period_goals", FIELD_LABELS["period_goals"]),
+        "plan_label": labels.get("plan", FIELD_LABELS["plan"]),
+        "tables": tables,
+    }
+
+
+def field_view(f: Field) -> dict:
+    return {"label": f.label, "value": f.value, "fields": [field_view(x) for x in f.fields],
+            "table": {"header": list(f.table.header), "rows": [list(r) for r in f.table.rows]} if f.table else None}
+
+
+def indicator_table(rows: tuple, columns: tuple[Column, ...], period: str) -> dict:
+    """An indicator table with the columns its form prints, in order. 一级/二级 cells span
+    the rows they are merged over, as on the Hebei form; the 三级 cell (else the first
+    column) heads its row."""
+    keys = [c.key for c in columns]
+    head = "level3" if "level3" in keys else None
+    out_rows = []
+    for r in rows:
+        ind, cells = r.indicator, []
+        for n, c in enumerate(columns):
+            text = getattr(ind, c.key) if c.key else (ind.more or {}).get(c.label)
+            span = None
+            if c.key == "level1":
+                if not r.level1_span:
+                    continue
+                span = r.level1_span
+            elif c.key == "level2":
+                if not r.level2_span:
+                    continue
+                span = r.level2_span
+            is_head = c.key in ("level1", "level2") or c.key == head or (head is None and n == 0)
+            cells.append({"text": text or "", "span": span if span and span > 1 else None,
+                          "header": is_head, "scope": "row" if is_head else None})
+        out_rows.append({"cells": cells, "parsed": parsed_text(r), "parsed_by": PARSED_BY.get(r.parsed_by or "")})
+    return {"period": period, "columns": [c.label for c in columns], "rows": out_rows,
+            "has_value": "value" in keys}
 
 
 PROJECT_FIELDS = tuple(f.name for f in dataclasses.fields(Project) if f.name != "pos")
