@@ -42,12 +42,16 @@ def main(argv: list[str]) -> int:
     p.add_argument("paths", nargs="*", help="files or folders (default: content/)")
     p.add_argument("--config", default="site_config.yaml")
 
-    p = sub.add_parser("import", help="turn an extracted document text into a YAML file")
+    p = sub.add_parser("import", help="turn a .docx, .pdf, .doc or extracted text into a YAML file")
     p.add_argument("source")
     p.add_argument("--year", type=int)
     p.add_argument("--agency-code", help="identifier used in URLs (when none is printed, or to override)")
     p.add_argument("--region")
+    p.add_argument("--agency-name", help="the agency's name, when the document prints none")
+    p.add_argument("--unit", help="the unit of amounts (元, 万元), when the document prints none")
     p.add_argument("-o", "--output", help="write the YAML here and copy the source beside it")
+    p.add_argument("--show-text", action="store_true",
+                   help="print the text read from the file (the lines import messages number) and stop")
     p.add_argument("--keep-unplaced", action="store_true",
                    help="keep lines that cannot be placed under `unplaced:` instead of failing")
     p.add_argument("--force", action="store_true",

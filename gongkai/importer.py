@@ -49,6 +49,10 @@ PARAGRAPH_MIN = 60        # … and a paragraph broken by a page is a long one
 CLOSERS = "。！？；：…”’」』）》】〕.!?;:)"
 MD_SPECIAL = set("\\`*_[]<>|~&")
 TITLES = {"word": "部门预算绩效文本（Word 导出文本）", "pdf": "部门预算绩效文本（PDF 提取文本）"}
+# Files read by gongkai/read/ (text extracted by python-docx / pdfplumber); any other file
+# is an extracted text already. The title names the original as what it is.
+DOCUMENTS = {".docx": "部门预算绩效文本（Word 文件）", ".doc": "部门预算绩效文本（Word 97-2003 文件）",
+             ".pdf": "部门预算绩效文本（PDF 文件）"}
 
 
 class ImportFailure(Exception):
@@ -90,6 +94,7 @@ class Result:
     data: dict
     family: str
     unplaced: list[tuple[int, str]] = field(default_factory=list)
+    remarks: list[tuple[int, str]] = field(default_factory=list)   # text under a table, kept as its remarks
 
 
 # --- command ---------------------------------------------------------------------------
@@ -106,7 +111,8 @@ class Result:
 MAX_SOURCE_BYTES = 4 * load.MAX_BYTES
 STDOUT_LABEL = "（标准输出）"
 # Content keys whose value an option gives: a problem there is the option's.
-OPTION_KEYS = {"year": "--year", "agency.region": "--region", "agency.slug": "--agency-code"}
+OPTION_KEYS = {"year": "--year", "agency.region": "--region", "agency.slug": "--agency-code",
+               "agency.code": "--agency-code", "agency.name": "--agency-name", "unit": "--unit"}
 
 
 class Refusal(Exception):
@@ -134,14 +140,24 @@ def import_command(args) -> int:
 
 def _import(args) -> int:
     source = Path(args.source)
-    text = read_source(source)
+    document = source.suffix.lower() in DOCUMENTS
+    text = read_document(source) if document else read_source(source)
+    if getattr(args, "show_text", False):
+        sys.stdout.write(text)
+        return 0
+    # Line numbers are those of the extracted text; for a document, --show-text prints it.
+    at = (lambda no: f"{args.source}（提取文本第 {no} 行）") if document else (lambda no: f"{args.source}:{no}")
     try:
-        result = import_text(text, year=args.year, agency_code=args.agency_code, region=args.region)
+        result = import_text(text, year=args.year, agency_code=args.agency_code, region=args.region,
+                             agency_name=args.agency_name, unit=args.unit)
     except ImportFailure as exc:
         raise Refusal(say(args.source, "error", str(exc))) from None
+    for no, line in result.remarks:
+        print(f'{at(no)}: warning: 表格下方的文字不是表格的行，已作为该表的备注（remarks）保存："{line}"',
+              file=sys.stderr)
     for no, line in result.unplaced:
         severity = "warning" if args.keep_unplaced else "error"
-        print(f'{args.source}:{no}: {severity}: 无法确定此行的位置："{line}"', file=sys.stderr)
+        print(f'{at(no)}: {severity}: 无法确定此行的位置："{line}"', file=sys.stderr)
     if result.unplaced and not args.keep_unplaced:
         raise Refusal(f"{args.source}: {len(result.unplaced)} 行无法确定位置，未写入任何文件"
                       "（加 --keep-unplaced 可将它们保留在 `unplaced:` 下）")
@@ -154,7 +170,17 @@ def _import(args) -> int:
     return 0
 
 
-def read_source(source: Path) -> str:
+def read_document(source: Path) -> str:
+    """The text of a .docx, .doc or .pdf file, in one of the two families import_text reads."""
+    read_source(source, decode=False)   # the same checks: a regular file within the size limit
+    from . import read   # python-docx and pdfplumber load only when a document is imported
+    try:
+        return read.document_text(source)
+    except read.ReadFailure as exc:
+        raise Refusal(say(str(source), "error", exc.message, exc.hint)) from None
+
+
+def read_source(source: Path, decode: bool = True) -> str:
     """The extracted text; refused unless it is a regular file of UTF-8 text within the size limit.
 
     The type is checked before the file is opened, and it is opened without blocking, so a
@@ -176,6 +202,8 @@ def read_source(source: Path) -> str:
     if len(data) > MAX_SOURCE_BYTES:
         raise Refusal(say(where, "error", f"文件超过 {MAX_SOURCE_BYTES} 字节，超出导入上限",
                           "一份部门预算绩效文本通常只有几十 KB；检查是否选错了文件"))
+    if not decode:
+        return ""
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -289,7 +317,8 @@ def checked(path: Path, label: str, args) -> None:
         print(problem.format(), file=sys.stderr)
     if not errors:
         return
-    given = {"--year": args.year, "--region": args.region, "--agency-code": args.agency_code}
+    given = {"--year": args.year, "--region": args.region, "--agency-code": args.agency_code,
+             "--agency-name": args.agency_name, "--unit": args.unit}
     for problem in errors:
         option = OPTION_KEYS.get(problem.key)
         if option and given[option] is not None:
@@ -396,7 +425,8 @@ def _same_bytes(a: Path, b: Path) -> bool:
 
 def with_original(result: Result, file_name: str) -> dict:
     """The result's data listing the source text as the original file, after `unit`."""
-    originals = [{"file": file_name, "title": TITLES[result.family]}]
+    title = DOCUMENTS.get(Path(file_name).suffix.lower(), TITLES[result.family])
+    originals = [{"file": file_name, "title": title}]
     return _insert_after(result.data, "unit", "originals", originals)
 
 
@@ -413,8 +443,12 @@ def _insert_after(data: dict, after: str, key: str, value) -> dict:
 # --- the whole document -----------------------------------------------------------------
 
 def import_text(text: str, year: Optional[int] = None, agency_code: Optional[str] = None,
-                region: Optional[str] = None) -> Result:
-    """The content data of one extracted document text, and the lines it could not place."""
+                region: Optional[str] = None, agency_name: Optional[str] = None,
+                unit: Optional[str] = None) -> Result:
+    """The content data of one extracted document text, and the lines it could not place.
+
+    The options give what the document does not print (or override what it does, with a
+    warning); each fact taken from an option is listed under `given:` in the content."""
     text = text.removeprefix("\ufeff")
     lines = [Line(i + 1, raw.rstrip("\r"), BOOKMARK_RE.sub("", raw).strip())
              for i, raw in enumerate(text.split("\n"))]
@@ -422,48 +456,87 @@ def import_text(text: str, year: Optional[int] = None, agency_code: Optional[str
     unplaced: list[tuple[int, str]] = []
     body, document, preamble_lines, toc = front_matter(lines)
     headings = find_headings(lines, body, family, toc)
-    parts = build_parts(lines, headings, family, unplaced)
+    remarks: list[tuple[int, str]] = []
+    parts = build_parts(lines, headings, family, unplaced, remarks)
     unplaced += [(e.line, lines[e.line - 1].text) for e in toc if not e.used]   # page number too
     preamble = markdown(preamble_lines, family)
 
+    given: list[str] = []
     printed = _printed_year(document)
     if year is not None and printed and year != printed:
         print(f"warning: --year {year} 与原文印出的年度 {printed} 不同；使用 {year}", file=sys.stderr)
+    if year is not None and year != printed:
+        given.append("year")
     year = printed if year is None else year      # --year 0 is the editor's, to be refused
     if year is None:
         raise ImportFailure("原文没有印出预算年度；请用 --year 给出")
     if not region:
         raise ImportFailure("请用 --region 给出部门所属地区（site_config.yaml 中 regions 列出的地区之一）")
     projects = [p for part in parts for p in part.get("projects", [])]
-    unit = next((p["unit"] for p in projects if p.get("unit")), None)
+    printed_unit = next((p["unit"] for p in projects if p.get("unit")), None)
+    document_unit = _given(printed_unit, unit, "unit", "--unit", "金额单位", given)
+    if document_unit is None and any(p.get(k) is not None for p in projects for k in AMOUNTS):
+        raise ImportFailure("原文没有印出金额单位，而表中有金额；请用 --unit 给出（如 --unit 元），"
+                            "本工具不会假定单位")
     for project in projects:
-        if project.get("unit") == unit:
+        if project.get("unit") == document_unit:
             del project["unit"]  # only a unit that differs from the document's is kept
+    who = agency(projects, agency_code, agency_name, region, given)
     data = {
         "year": year,
-        "agency": agency(projects, agency_code, region),
+        "agency": who,
         "document": document or None,
-        "unit": unit or "元",
+        "unit": document_unit,
+        "given": [key for key in GIVEN_ORDER if key in given] or None,
         "preamble": preamble,
         "parts": parts,
     }
-    if unit is None:
-        print("warning: 原文没有印出“单位”行；金额单位设为 元", file=sys.stderr)
     unplaced.sort()
-    return Result(data, family, unplaced)
+    return Result(data, family, unplaced, remarks)
 
 
-def agency(projects: list[dict], agency_code: Optional[str], region: str) -> dict:
-    """The agency as printed on the first table's agency line; `--agency-code` fills or overrides."""
+GIVEN_ORDER = ("year", "agency.name", "agency.code", "unit")
+
+
+def _given(printed: Optional[str], option: Optional[str], key: str, flag: str, what: str,
+           given: list[str]) -> Optional[str]:
+    """A fact as printed, or as an option gives it (noted in `given`); an option that
+    differs from the printed text wins, with a warning."""
+    if option is None or option == printed:
+        return printed
+    if printed is not None:
+        print(f"warning: {flag} {option} 与原文印出的{what} {printed} 不同；使用 {option}", file=sys.stderr)
+    given.append(key)
+    return option
+
+
+def agency(projects: list[dict], agency_code: Optional[str], agency_name: Optional[str],
+           region: str, given: list[str]) -> dict:
+    """The agency as printed on the first table's agency line; `--agency-name` and
+    `--agency-code` give what is not printed. A code that differs from the printed one
+    becomes the `slug` (the printed code stays as printed)."""
     line = next((p["agency_line"] for p in projects if p.get("agency_line")), None)
     match = AGENCY_RE.match(line) if line else None
-    if match is None:
-        raise ImportFailure("表格上方没有印出单位行（单位编码和名称）；导入需要它来确定部门")
-    out = {"name": match.group(2), "code": match.group(1)}
-    if agency_code and agency_code != out["code"]:
+    printed_name, printed_code = (match.group(2), match.group(1)) if match else (None, None)
+    name = _given(printed_name, agency_name, "agency.name", "--agency-name", "部门名称", given)
+    if name is None:
+        raise ImportFailure("原文没有印出部门（表格上方的单位行）；请用 --agency-name 给出部门名称，"
+                            "用 --agency-code 给出部门编码或网址标识")
+    out = {"name": name}
+    if printed_code is not None:
+        out["code"] = printed_code
+        if agency_code and agency_code != printed_code:
+            if not SLUG_RE.match(agency_code):
+                raise ImportFailure(f"--agency-code {agency_code!r} 只能包含 a-z、0-9 和“-”")
+            out["slug"] = agency_code
+    elif agency_code:
         if not SLUG_RE.match(agency_code):
             raise ImportFailure(f"--agency-code {agency_code!r} 只能包含 a-z、0-9 和“-”")
-        out["slug"] = agency_code
+        out["code"] = agency_code
+        given.append("agency.code")
+    else:
+        raise ImportFailure("原文没有印出部门编码；请用 --agency-code 给出部门编码，"
+                            "或由 a-z、0-9 和“-”组成的网址标识")
     out["region"] = region
     return out
 
@@ -658,7 +731,7 @@ def word_continuations(lines: list[Line]) -> set[int]:
 # --- parts, sections, projects ----------------------------------------------------------
 
 def build_parts(lines: list[Line], headings: list[Heading], family: str,
-                unplaced: list[tuple[int, str]]) -> list[dict]:
+                unplaced: list[tuple[int, str]], remarks: list[tuple[int, str]]) -> list[dict]:
     """Parts with their sections and projects; each heading owns the lines up to the next."""
     parts: list[dict] = []
     for n, heading in enumerate(headings):
@@ -676,7 +749,7 @@ def build_parts(lines: list[Line], headings: list[Heading], family: str,
             parts[-1].setdefault("sections", []).append(item)
         else:
             rows = (pdf_rows if family == "pdf" else word_rows)(block, unplaced)
-            item.update(parse_table(rows, family, unplaced))
+            item.update(parse_table(rows, family, unplaced, remarks))
             parts[-1].setdefault("projects", []).append(item)
     for part in parts:  # key order of the format: sections before projects
         if "projects" in part and "sections" in part:
@@ -783,13 +856,18 @@ GROUP_LABEL, PLAN_LABEL, GOALS_LABEL = "预算规模及资金用途", "资金支
 COLUMNS = {"一级指标": "level1", "二级指标": "level2", "三级指标": "level3",
            "绩效指标描述": "description", "指标值": "value", "指标值确定依据": "basis"}
 PROJECT_KEYS = ("agency_line", "unit", "code", "name", "budget", "fiscal", "other", "purpose",
-                "plan", "goals", "indicators")
+                "plan", "goals", "indicators", "remarks")
 
 
 @dataclass
 class Cell:
     text: str
     line: int
+    loose: bool = False    # a line of text outside the table's rows (a note under it)
+
+
+# Text printed under a table that belongs to it, never a cell: 注：…, 备注：…, 说明：….
+NOTE_RE = re.compile(r"^(?:注|备注|说明)\s*[：:]")
 
 
 def unwrap(text: str) -> str:
@@ -816,10 +894,14 @@ def word_rows(block: list[Line], unplaced: list[tuple[int, str]]) -> list[list[C
                 rows.append(row)
                 row = []
             in_cell = False
-        elif in_cell:
+        elif in_cell and not NOTE_RE.match(line.text):
             row[-1].text = f"{row[-1].text}\n{line.text}" if row[-1].text else line.text
         elif not PAGE_NUMBER_RE.match(line.text):  # a lone page number is noise
-            unplaced.append((line.no, line.text))
+            if row:
+                rows.append(row)
+                row = []
+            in_cell = False
+            rows.append([Cell(line.text, line.no, loose=True)])
     if row:
         rows.append(row)
     return rows
@@ -833,14 +915,16 @@ def pdf_rows(block: list[Line], unplaced: list[tuple[int, str]]) -> list[list[Ce
             continue
         if "\t" not in line.raw:
             if not PAGE_NUMBER_RE.match(line.text):
-                rows.append([Cell(line.text, line.no)])  # agency line, 单位: kept as printed
+                rows.append([Cell(line.text, line.no, loose=True)])  # agency line, 单位, a note
             continue
         rows.append([Cell(unwrap(c.strip()), line.no) for c in line.raw.split("\t")])
     return rows
 
 
-def parse_table(rows: list[list[Cell]], family: str, unplaced: list[tuple[int, str]]) -> dict:
-    """The fields of one 绩效目标表 (agency line to indicators), in the format's key order."""
+def parse_table(rows: list[list[Cell]], family: str, unplaced: list[tuple[int, str]],
+                remarks: list[tuple[int, str]]) -> dict:
+    """The fields of one 绩效目标表 (agency line to indicators), in the format's key order.
+    Lines of text under the indicator rows (a note, a signature) are the table's remarks."""
     found: dict = {}
     in_group = False
     i = 0
@@ -848,7 +932,12 @@ def parse_table(rows: list[list[Cell]], family: str, unplaced: list[tuple[int, s
         row, first = rows[i], label(rows[i][0].text)
         if first in COLUMNS:
             read = word_indicators if family == "word" else pdf_indicators
-            found["indicators"] = read(row, rows[i + 1:], unplaced)
+            table = [r for r in rows[i + 1:] if not (len(r) == 1 and r[0].loose)]
+            under = [r[0] for r in rows[i + 1:] if len(r) == 1 and r[0].loose]
+            found["indicators"] = read(row, table, unplaced)
+            if under:
+                found["remarks"] = "\n".join(c.text for c in under)
+                remarks += [(c.line, c.text) for c in under]
             break
         if first in FIELDS or first == GROUP_LABEL:
             _label_values(row, found, unplaced)

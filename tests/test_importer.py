@@ -312,7 +312,7 @@ def test_unplaced_line_fails_the_import(tmp_path, capsys):
     code = build.main(["import", str(source), "--year", "2021", "--region", "秦皇岛市山海关区", "-o", str(out)])
     err = capsys.readouterr().err
     assert code == 1
-    assert f'{source}:60: error: 无法确定此行的位置："这一行不属于任何单元格"' in err
+    assert f'{source}:45: error: 无法确定此行的位置："这一行不属于任何单元格"' in err
     assert not out.exists() and not (tmp_path / "2021" / "999001").exists()
 
 
@@ -322,12 +322,12 @@ def test_keep_unplaced_keeps_the_line_in_the_yaml(tmp_path, capsys):
     code = build.main(["import", str(source), "--year", "2021", "--region", "秦皇岛市山海关区", "-o", str(out),
                        "--keep-unplaced"])
     assert code == 0
-    assert "60: warning: 无法确定此行的位置" in capsys.readouterr().err
+    assert "45: warning: 无法确定此行的位置" in capsys.readouterr().err
     data = yaml.safe_load(out.read_text(encoding="utf-8"))
-    assert data["unplaced"] == [{"line": 60, "text": "这一行不属于任何单元格"}]
+    assert data["unplaced"] == [{"line": 45, "text": "这一行不属于任何单元格"}]
     model, problems = validate_file(out, tmp_path, REGIONS)
     assert model is not None, [p.format() for p in problems]
-    assert model.unplaced[0].line == 60
+    assert model.unplaced[0].line == 45
     assert (tmp_path / "2021" / "999001" / "word_unplaced.txt").read_bytes() == source.read_bytes()
     section = data["parts"][0]["sections"][0]["text"]
     assert rendered(section).strip() == "做好*重点*工作，落实[2020]号文件。\n2. 这不是列表"
