@@ -175,14 +175,14 @@ def _project_notes(project: Project, unit: Optional[str], kind: Optional[str], r
             notes.append(("无法判断资金支出计划列的是百分比还是金额。", pos))
         if kind == "amount":
             notes.append((f"资金支出计划表头为“（%）”，但所列数值是以{unit}计的累计金额（按与预算数一致判断）。", pos))
-    for row in rows:
+    for n, row in enumerate(rows, 1):
         ind = row.indicator
         if ind.level1 and ind.level1 not in LEVEL2_BY_LEVEL1:
             notes.append((f"一级指标“{ind.level1}”不在常用指标体系（产出、效益/效果、满意度、成本指标）中。", ind.pos))
         if ind.level2 and row.level1 in LEVEL2_BY_LEVEL1 and ind.level2 not in LEVEL2_BY_LEVEL1[row.level1]:
             notes.append((f"二级指标“{ind.level2}”通常不属于一级指标“{row.level1}”。", ind.pos))
         if not has_measure(ind.value):
-            what = f"“{ind.level3}”" if ind.level3 else ""
+            what = f"“{ind.level3}”" if ind.level3 else f"（第 {n} 行）"
             notes.append((f"指标{what}的指标值未给出可衡量的数值。", ind.pos))
     return notes
 

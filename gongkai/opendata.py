@@ -59,8 +59,11 @@ PROJECT_COLUMNS = AGENCY_COLUMNS + [
     Column("资金用途", "string", "资金用途（原文）", "pf.project.purpose"),
     Column("资金支出计划", "string", "资金支出计划（原文，按期间依次列出，格式“期间：数值”，以“；”分隔，空白单元格记为“（空白）”）",
            "_plan_text(pf)"),
-    Column("绩效目标", "string", "绩效目标（原文）", "pf.project.goals"),
+    Column("绩效目标", "string", "绩效目标（原文；表式有实施期目标时为本年度目标）", "pf.project.goals"),
+    Column("实施期绩效目标", "string", "实施期绩效目标（原文；只有部分省份的表式印有）", "pf.project.period_goals"),
     Column("备注", "string", "表内其他文字（原文）", "pf.project.remarks"),
+    Column("其他字段（原文）", "string", "表式中其他带标签的字段，按原文顺序，每行“标签：值”，下级字段前加“－”",
+           "_fields_text(pf.project.fields)"),
     Column("页面", "string", "项目页面相对网站根目录的地址",
            "urls.project_page(f.year.year, f.year.agency.ident, pf.slug)"),
     Column("核对提示（派生）", "string", "系统核对原文得出的提示，非原文内容；多条以换行分隔",
@@ -81,6 +84,9 @@ INDICATOR_COLUMNS = AGENCY_COLUMNS + [
     Column("绩效指标描述", "string", "绩效指标描述（原文）", "r.indicator.description"),
     Column("指标值", "string", "指标值（原文）", "r.indicator.value"),
     Column("指标值确定依据", "string", "指标值确定依据（原文）", "r.indicator.basis"),
+    Column("其他列（原文）", "string", "表式中其他指标列（如指标性质、度量单位、权重），按原文顺序，每行“列名：值”",
+           "_more_text(r.indicator)"),
+    Column("指标块", "string", "“实施期”：原文中实施期指标块的行；空：本年度指标表的行", "period"),
     Column("比较符（派生）", "string", "从指标值读出的比较符（≥ > ≤ < =）；无法唯一读出时为空",
            "r.parsed.comparator if r.parsed else None"),
     Column("数值（派生）", "number", "从指标值读出的数值；无法唯一读出时为空", "r.parsed.number if r.parsed else None"),
@@ -268,6 +274,22 @@ def to_csv(columns: list[Column], rows: Iterable[list[str]]) -> bytes:
     return "".join(out).encode("utf-8-sig")
 
 
+def _fields_text(fields: tuple, depth: int = 0) -> Optional[str]:
+    """Further labelled fields as lines of `label：value`; a small table's rows joined by ` | `."""
+    lines = []
+    for f in fields:
+        lines.append("－" * depth + f.label + ("：" + f.value if f.value is not None else ""))
+        if f.fields:
+            lines.append(_fields_text(f.fields, depth + 1))
+        if f.table:
+            lines += ["－" * (depth + 1) + " | ".join(row) for row in (f.table.header, *f.table.rows)]
+    return "\n".join(lines) or None
+
+
+def _more_text(indicator) -> Optional[str]:
+    return "\n".join(f"{k}：{v}" for k, v in indicator.more.items()) if indicator.more else None
+
+
 def _plan_text(project: ProjectFacts) -> str:
     return "；".join(f"{p.period}：{p.value if p.value is not None else '（空白）'}"
                     for p in project.project.plan)
@@ -279,14 +301,15 @@ PARSED_BY = {"editor": "编辑给定", "parser": "程序解析"}
 def _row_function(columns: list[Column], params: str) -> Callable[..., list]:
     """One function that lists a row's values, compiled once from the columns' expressions:
     a call per cell cost twice as much as writing the rows."""
-    namespace = {"_plan_text": _plan_text, "PARSED_BY": PARSED_BY, "urls": urls}
+    namespace = {"_plan_text": _plan_text, "_fields_text": _fields_text, "_more_text": _more_text,
+                 "PARSED_BY": PARSED_BY, "urls": urls}
     exec(f"def row({params}):\n    return [{', '.join(c.value for c in columns)}]\n", namespace)
     return namespace["row"]
 
 
 _AGENCY_ROW = _row_function(AGENCY_COLUMNS, "y")
 _PROJECT_ROW = _row_function(PROJECT_COLUMNS[len(AGENCY_COLUMNS):], "f, pf")
-_INDICATOR_ROW = _row_function(INDICATOR_COLUMNS[len(AGENCY_COLUMNS):], "f, pf, n, r")
+_INDICATOR_ROW = _row_function(INDICATOR_COLUMNS[len(AGENCY_COLUMNS):], "f, pf, n, r, period")
 
 
 def project_rows(facts: YearFacts) -> list[list[str]]:
@@ -298,8 +321,11 @@ def project_rows(facts: YearFacts) -> list[list[str]]:
 def indicator_rows(facts: YearFacts) -> list[list[str]]:
     """The cells of one row per printed indicator row (columns: INDICATOR_COLUMNS)."""
     agency = _cells(_AGENCY_ROW(facts.year))   # the same on every row: made once
-    return [agency + _cells(_INDICATOR_ROW(facts, pf, n, row))
-            for pf in facts.projects for n, row in enumerate(pf.rows, 1)]
+    # A form printing the 实施期 indicators apart prints them first: rows in printed order.
+    return [agency + _cells(_INDICATOR_ROW(facts, pf, n, row, period))
+            for pf in facts.projects
+            for n, (period, row) in enumerate([("实施期", r) for r in pf.period_rows]
+                                              + [(None, r) for r in pf.rows], 1)]
 
 
 # --- datapackage.json ---------------------------------------------------------------------

@@ -668,6 +668,15 @@ DOCUMENT = record(Document, {
 ORIGINAL = record(Original, {"file": (text, True), "title": (text, True), "note": (text, False)},
                   with_pos=False)
 UNPLACED = record(Unplaced, {"line": (integer, True), "text": (text, True)}, with_pos=False)
+def unit(ctx: Ctx, node: Node, key: str) -> Optional[str]:
+    """The unit of amounts: left out when not printed, never written empty."""
+    value = text(ctx, node, key)
+    if value is not None and not value.strip():
+        ctx.error(node, key, "单位为空", hint="原文未印出金额单位时删去 `unit:` 这一行，页面会显示“未注明”；否则按原文写上单位")
+        return None
+    return value
+
+
 GIVEN = ("year", "agency.name", "agency.code", "agency.region", "unit")
 
 
@@ -682,7 +691,7 @@ def given(ctx: Ctx, node: Node, key: str) -> Optional[str]:
 
 TOP: Spec = {
     "year": (year, True), "agency": (AGENCY, True), "document": (DOCUMENT, False),
-    "unit": (text, False), "originals": (seq(ORIGINAL), False), "preamble": (markdown, False),
+    "unit": (unit, False), "originals": (seq(ORIGINAL), False), "preamble": (markdown, False),
     "parts": (seq(PART), True), "unplaced": (seq(UNPLACED), False), "given": (seq(given), False)}
 
 

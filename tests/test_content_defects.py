@@ -430,9 +430,10 @@ def test_d3_an_excerpt_never_quotes_a_linked_file(tmp_path):
 
 
 @pytest.mark.parametrize("old, new", [("unit: 元", 'unit: ""'), ("unit: 元", "unit: '   '")])
-def test_a_required_text_left_empty_is_refused(tmp_path, old, new):
-    """A required text written as an empty or blank string (`unit: ""`) was accepted and an
-    empty unit published (found trying inputs outside the defect list, like D6 for content)."""
+def test_a_unit_left_empty_is_refused(tmp_path, old, new):
+    """A unit written as an empty or blank string (`unit: ""`) was accepted and an empty unit
+    published (found trying inputs outside the defect list, like D6 for content). A unit the
+    document does not print is left out; then the pages say 未注明."""
     assert old in GOOD
     errors = errors_of(tmp_path, GOOD.replace(old, new, 1))
-    assert any(": error: unit: 必填项为空" in line for line in errors), errors
+    assert any(": error: unit: 单位为空" in line for line in errors), errors

@@ -101,7 +101,7 @@ class Renderer:
                      "unit": pf.unit if pf.unit != year.unit else None} for pf in facts.projects]
         view = {
             "heading": heading, "agency": year.agency, "document": year.document, "unit": year.unit,
-            "given": year.given,
+            "given": year.given, "has_codes": any(p.code for p in year.projects),
             "year": year.year, "preamble": markdown(self.md, year.preamble, root, 1),
             "toc": toc_view(facts, originals), "toc_printed": year.document.toc_printed,
             "parts": parts, "projects": projects, "total": amount(facts.total_budget),

@@ -307,7 +307,15 @@ def form_view(p: Project, unit: Optional[str], rows: tuple, period_rows: tuple) 
 
 def field_view(f: Field) -> dict:
     return {"label": f.label, "value": f.value, "fields": [field_view(x) for x in f.fields],
-            "table": {"header": list(f.table.header), "rows": [list(r) for r in f.table.rows]} if f.table else None}
+            "table": table_view(f.table) if f.table else None}
+
+
+def table_view(table) -> dict:
+    """A small table of a field. A header shorter than its rows leaves the first columns
+    (the rows' own labels) without a printed heading: empty cells pad it on the left."""
+    width = max((len(r) for r in table.rows), default=len(table.header))
+    return {"header": list(table.header), "rows": [list(r) for r in table.rows],
+            "pad": max(0, width - len(table.header))}
 
 
 def indicator_table(rows: tuple, columns: tuple[Column, ...], period: str) -> dict:
