@@ -163,7 +163,8 @@ def neutral(v: str) -> str:
 MARKDOWN_PAIRS = {(t, "") for t in ("p", "em", "strong", "code", "pre", "ul", "ol", "li", "blockquote",
                                     "hr", "br", "h2", "h3", "h4", "h5", "h6", "s", "table", "thead",
                                     "tbody", "tr", "th", "td", "a")} | {
-    ("a", "href"), ("ol", "start"), ("code", "class"), ("th", "class"), ("td", "class")}
+    ("a", "href"), ("ol", "start"), ("code", "class"), ("th", "class"), ("td", "class"),
+    ("h1", "class"), ("h2", "class")}   # a title of several lines keeps its breaks (class="pre")
 
 
 @pytest.fixture(scope="module")
