@@ -14,7 +14,7 @@ import threading
 from pathlib import Path
 from typing import Iterator, Optional
 
-from . import parallel, search, verify, write
+from . import history, parallel, search, verify, write
 from .config import load_config, source_date_epoch
 from .console import report, say
 from .errors import Problem, relpath
@@ -163,11 +163,13 @@ def _index(staging: Path, site: Site, target: Path, shadows: search.ShadowPages)
 
 
 def fingerprint(config, config_path: Path, with_search: bool) -> str:
-    """A hash of everything the output depends on: content and originals, configuration,
-    templates, theme, this program's code, SOURCE_DATE_EPOCH and the search switch.
+    """A hash of everything the output depends on: content and originals, their git dates,
+    configuration, templates, theme, this program's code, SOURCE_DATE_EPOCH and the search switch.
     Paths enter relative to their folder, so two copies of one project agree."""
     digest = hashlib.sha256(f"search={with_search};epoch={os.environ.get('SOURCE_DATE_EPOCH', '')}".encode())
     digest.update(hashlib.sha256(config_path.read_bytes()).digest())
+    # The pages say when git first and last committed each content file.
+    digest.update(history.digest(history.content_dates(config.root, os.path.relpath(config.content_dir, config.root))))
     folders = [config.content_dir, site_folder(config, "templates"), site_folder(config, "theme"),
                Path(__file__).parent]
     for n, folder in enumerate(folders):

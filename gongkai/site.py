@@ -14,11 +14,12 @@ line and column where it was written.
 from __future__ import annotations
 
 import datetime
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from . import opendata, parallel, urls, verify
+from . import history, opendata, parallel, urls, verify
 from .cache import ParseCache
 from .config import Config
 from .content import address_clashes, find_files, read_year
@@ -133,7 +134,8 @@ class Site:
 
     def __init__(self, config: Config, epoch: Optional[datetime.date], workers: int = 1, cache: bool = True):
         self.config, self.epoch, self.workers = config, epoch, workers
-        self.renderer = Renderer(config, epoch)
+        content = os.path.relpath(config.content_dir, config.root)
+        self.renderer = Renderer(config, epoch, history.content_dates(config.root, content))
         self.cache = ParseCache(config.root / ".cache" / "models") if cache else None
 
     def compile(self) -> list[Problem]:

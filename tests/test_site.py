@@ -329,15 +329,20 @@ def test_two_builds_are_byte_identical(tmp_path: Path):
     assert tree_hash(tmp_path / "one") == tree_hash(tmp_path / "two")
 
 
-def test_build_uses_source_date_epoch_only_without_a_published_date(tmp_path: Path, monkeypatch):
-    """Dates come from content or SOURCE_DATE_EPOCH, never the clock."""
+def test_build_dates_come_from_content_or_git_never_the_epoch(tmp_path: Path, monkeypatch):
+    """Dates come from content or git (the first commit of a content file), never the
+    clock or SOURCE_DATE_EPOCH (which would give every agency year the build's date)."""
+    from gongkai.history import content_dates
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")   # 2023-11-14
     assert build(REPO / "site_config.yaml", tmp_path / "site") == 0
     feed = (tmp_path / "site" / "feed.xml").read_text(encoding="utf-8")
+    assert "2023-11-14" not in feed.split("<entry>", 1)[1]
+    dates = content_dates(REPO)
     _, years = load_years()
     for facts in years:
-        expected = facts.year.document.published or datetime.date(2023, 11, 14)
-        assert f"<updated>{expected.isoformat()}T00:00:00+08:00</updated>" in feed
+        known = facts.year.document.published or (dates[facts.year.source].first if facts.year.source in dates else None)
+        if known:
+            assert f"<updated>{known.isoformat()}T00:00:00+08:00</updated>" in feed
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import jinja2
 
 from .. import jsonld, urls
 from ..config import Config
+from ..history import FileDates
 from ..derive import ProjectFacts, YearFacts, YearOutline
 from ..errors import Problem, relpath
 from .fast_jinja import make_env
@@ -41,12 +42,23 @@ def template_problem(exc: Exception, templates: Path) -> Problem:
 
 
 
+def _iso(day: Optional[datetime.date]) -> Optional[str]:
+    return day.isoformat() if day else None
+
+
+def _changed(published: Optional[datetime.date], dates: Optional[FileDates]) -> Optional[datetime.date]:
+    """When an agency year's pages last changed, when known: its file's last commit."""
+    return dates.last if dates else published
+
+
 class Renderer:
     """What every page needs (config, compiled templates, Markdown, the site's facts); each
     method renders one group of pages into a new `Output`."""
 
-    def __init__(self, config: Config, epoch: Optional[datetime.date]):
+    def __init__(self, config: Config, epoch: Optional[datetime.date],
+                 dates: Optional[dict[str, FileDates]] = None):
         self.config, self.epoch = config, epoch
+        self.dates = dates or {}     # content file -> when git first and last committed it
         self.templates = site_folder(config, "templates")
         self.env = make_env(self.templates)
         self.md = make_markdown()
@@ -101,14 +113,14 @@ class Renderer:
                      "unit": pf.unit if pf.unit != year.unit else None} for pf in facts.projects]
         view = {
             "heading": heading, "agency": year.agency, "document": year.document, "unit": year.unit,
-            "given": year.given, "has_codes": any(p.code for p in year.projects),
+            "given": year.given, "site_date": _iso(self.dates[year.source].first) if year.source in self.dates else None, "has_codes": any(p.code for p in year.projects),
             "year": year.year, "preamble": markdown(self.md, year.preamble, root, 1),
             "toc": toc_view(facts, originals), "toc_printed": year.document.toc_printed,
             "parts": parts, "projects": projects, "total": amount(facts.total_budget),
             "notes": list(facts.notes), "unplaced": year.unplaced, "originals": originals,
             "data": data_view(year, data, root),
         }
-        published = entry_date(year.year, year.document.published, self.epoch)
+        published = entry_date(year.document.published, self.dates.get(year.source))
         frame = page_view(path, heading, self._year_crumbs(year.year) + [(year.agency.name, None)],
                           pub_date=published, source=year.agency.name)
         frame["jsonld"] = jsonld.agency_year(facts, heading, root)
@@ -144,8 +156,9 @@ class Renderer:
         """Everything but the agency-year pages: lists, feeds, the site-wide data files (`data`),
         fixed pages, assets. `years` in site order."""
         out = Output()
-        dates = [entry_date(y.year, y.published, self.epoch) for y in years]
-        updated = max(dates) if dates else (self.epoch or datetime.date(1970, 1, 1))
+        # The lists change when an agency year is published: the newest known date.
+        updated = max(filter(None, (entry_date(y.published, self.dates.get(y.source)) for y in years)),
+                      default=None)
         self._home(out, years, updated)
         self._page(out, "templates/search.html", "search.html", urls.SEARCH,
                    self._plain_frame(urls.SEARCH, "站内搜索", updated))
@@ -206,13 +219,18 @@ class Renderer:
         entries = [{"href": urls.year_page(y.year, y.ident), "dir": urls.year_dir(y.year, y.ident),
                     "title": f"{y.agency.name} {y.year} 年部门预算绩效目标",
                     "id": f"tag:{domain},{y.year}:{y.year}/{y.ident}",
-                    "date": entry_date(y.year, y.published, self.epoch).isoformat(),
+                    "date": _iso(entry_date(y.published, self.dates.get(y.source))),
+                    "lastmod": _iso(_changed(y.published, self.dates.get(y.source))),
                     "summary": f"{y.agency.region} {y.agency.name}：{len(y.slugs)} 个项目"
                                + (f"，预算合计 {amount(y.total_budget)}{' ' + y.unit if y.unit else ''}" if y.total_budget is not None else "") + "。",
                     "projects": [urls.project_dir(y.year, y.ident, slug) for slug in y.slugs]}
                    for y in years]
         first = min((y.year for y in years), default=2000)
-        feed = {"id": f"tag:{domain},{first}:feed", "updated": updated.isoformat(), "entries": entries,
+        # Atom requires the feed's `updated`: the newest entry's date; a site with none known
+        # says when it was built (SOURCE_DATE_EPOCH, else today), which is true of the feed.
+        built = self.epoch or datetime.date.today()
+        feed = {"id": f"tag:{domain},{first}:feed", "updated": (updated or built).isoformat(),
+                "lastmod": _iso(updated), "entries": entries,
                 "site_url": self.config.site_url}
         for template, path in (("sitemap.xml", urls.SITEMAP_XML), ("robots.txt", urls.ROBOTS),
                                ("feed.xml", urls.FEED)):

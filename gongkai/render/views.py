@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from .. import urls
 from ..config import Config
+from ..history import FileDates
 from ..derive import ProjectFacts, YearFacts
 from ..model import FIELD_LABELS, STANDARD_COLUMNS, AgencyYear, Amount, Column, Field, Project, Section, TocEntry
 from ..values import decimal_text
@@ -65,9 +66,10 @@ def markdown(md: MarkdownIt, text: Optional[str], root: str, heading_base: int) 
     return Markup(md.renderer.render(tokens, md.options, {}))
 
 
-def entry_date(year: int, published: Optional[datetime.date], epoch: Optional[datetime.date]) -> datetime.date:
-    """Date of an agency year for feeds and meta tags: published, else SOURCE_DATE_EPOCH, else 1 Jan."""
-    return published or epoch or datetime.date(year, 1, 1)
+def entry_date(published: Optional[datetime.date], dates: Optional[FileDates]) -> Optional[datetime.date]:
+    """The date an agency year was published, when one is known: the document's own, else
+    the day its content file was first committed (the site's publication date); else None."""
+    return published or (dates.first if dates else None)
 
 
 # --- views --------------------------------------------------------------------------------
@@ -84,14 +86,14 @@ def site_view(config: Config) -> dict:
 
 
 def page_view(path: str, title: str, crumbs: list[tuple[str, Optional[str]]], *,
-              pub_date: datetime.date, source: str, description: str = "") -> dict:
+              pub_date: Optional[datetime.date], source: str, description: str = "") -> dict:
     """Per-page frame: relative root, <title>, breadcrumbs (last = current page), meta tags."""
     root = urls.root_of(path)
     return {
         "path": path, "root": root, "title": title, "description": description,
         "crumbs": [{"label": label, "href": root + href if href is not None else None}
                    for label, href in crumbs],
-        "pub_date": pub_date.isoformat(), "source": source,
+        "pub_date": pub_date.isoformat() if pub_date else None, "source": source,
     }
 
 
