@@ -227,8 +227,14 @@ class Config:
     site_domain: str = field(default="", metadata={"read": domain})
     column_name: str = field(default="", metadata={"read": text})
     column_type: str = field(default="", metadata={"read": text})     # 政府网站 meta ColumnType
-    site_url: str = field(default="", metadata={"read": site_url})    # for sitemap.xml and robots.txt only
+    site_url: str = field(default="", metadata={"read": site_url})    # sitemap.xml, robots.txt, 404.html
     root: Path = Path(".")          # folder holding site_config.yaml (not a setting)
+
+    @property
+    def base_path(self) -> str:
+        """The site's path on its host (`/zwgk/jxgk/`), from site_url; `/` without one."""
+        path = urllib.parse.urlsplit(self.site_url).path if self.site_url else "/"
+        return path if path.endswith("/") else path + "/"
 
     @property
     def content_dir(self) -> Path:

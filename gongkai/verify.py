@@ -11,7 +11,9 @@ be published. `verify_site` finds, in one pass over the generated files:
 - URLs with a scheme other than http(s) and mailto (`javascript:`, `data:`, `vbscript:`…,
   also when hidden by tabs or entities), and http(s)/mailto URLs anywhere but a link's
   `href` (scripts, images, styles and forms stay on the site);
-- root-relative (`/x`) and protocol-relative (`//host`) URLs: they break sub-path hosting;
+- root-relative (`/x`) and protocol-relative (`//host`) URLs: they break sub-path hosting
+  (but the 404 page's `<base href>`, the site's path from site_url);
+- a `<base>` element anywhere but the 404 page;
 - internal `href`/`src`/`action` targets (in HTML pages, and `url()`/`@import` in CSS) that
   leave the site or name no file (a folder is not enough: pages are read from disk too),
   and `#fragments` that name no `id` in their page.
@@ -37,6 +39,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Optional
 from urllib.parse import unquote
 
+from . import urls
 from .errors import Problem
 from .files import LINK, walk_folder
 from .model import Pos
@@ -134,7 +137,9 @@ def _element(rel: str, page: _Page, match: re.Match, problems: list[str]) -> Non
         page.links += [(tag, "srcset", c.split()[0]) for c in attrs["srcset"].split(",") if c.strip()]
     if tag == "meta" and attrs.get("http-equiv", "").strip().lower() == "refresh":
         problems.append(f"{rel}: <meta http-equiv=refresh>: redirects are not allowed")
-    elif tag == "base":
+    elif tag == "base" and rel != urls.NOT_FOUND:
+        # The 404 page alone has one: served for a missing URL at any depth, its relative
+        # links must start from the site's path (links are checked as if from the root).
         problems.append(f"{rel}: <base> element: it changes where every relative link leads")
     if tag == "style":
         problems.append(f"{rel}: <style> element: inline styles are not allowed ({CSP}; use assets/site.css)")
@@ -181,7 +186,7 @@ def scan_html(rel: str, data: bytes, problems: list[str]) -> _Page:
     for match in FAST_URL_RE.finditer(data):
         attr, raw = match.groups()
         tag = ""
-        if b":" in raw or b"&" in raw:                 # the tag matters only for external URLs
+        if b":" in raw or b"&" in raw or raw[:1] == b"/":   # the tag matters for external and rooted URLs
             name = TAG_NAME_RE.match(data, data.rfind(b"<", 0, match.start()))
             tag = name.group(1).decode().lower() if name else "?"
         page.links.append((tag, attr.decode(), _text(raw)))
@@ -345,6 +350,8 @@ def _link_problem(rel: str, base: str, tag: str, attr: str, url: str, files: set
                   ids: Callable[[str], set[str]], pending: Optional[dict], cache: dict,
                   where: Optional[Where]) -> str:
     """Why one link of the page `rel` is broken, or "" (also when it is left in `pending`)."""
+    if tag == "base" and rel == urls.NOT_FOUND:
+        return ""   # served at any depth, the 404 page's links start from the site's path
     why, external = _url_problem(tag, attr, url)
     if why is None and (external or (tag == "css" and url.startswith("#"))):
         return ""                       # an allowed external link; an SVG fragment in CSS

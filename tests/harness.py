@@ -152,7 +152,21 @@ class _Handler(SimpleHTTPRequestHandler):
     # Set per server by StaticServer (a subclass per instance).
     prefix = DEFAULT_PREFIX
     csp: str | None = None
+    not_found_page = False   # answer a missing path with the site's 404.html, as portals do
     served: list[ServedRequest]
+
+    def send_error(self, code, message=None, explain=None):  # noqa: D401 - stdlib hook
+        page = Path(self.directory) / "404.html"
+        if code == HTTPStatus.NOT_FOUND and self.not_found_page and page.is_file():
+            body = page.read_bytes()
+            self.send_response(code)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+            return
+        super().send_error(code, message, explain)
 
     def send_head(self):  # noqa: D401 - stdlib hook
         path = urllib.parse.urlsplit(self.path).path
@@ -216,7 +230,8 @@ class StaticServer:
     `served` lists every answered request (`ServedRequest`), in order.
     """
 
-    def __init__(self, folder: Path | str, prefix: str = DEFAULT_PREFIX, csp: bool | str = False):
+    def __init__(self, folder: Path | str, prefix: str = DEFAULT_PREFIX, csp: bool | str = False,
+                 not_found_page: bool = False):
         if not (prefix.startswith("/") and prefix.endswith("/")):
             raise ValueError(f"prefix must start and end with '/': {prefix!r}")
         self.folder = Path(folder).resolve()
@@ -228,7 +243,7 @@ class StaticServer:
         handler = type(
             "Handler",
             (_Handler,),
-            {"prefix": prefix, "csp": self.csp, "served": self.served},
+            {"prefix": prefix, "csp": self.csp, "served": self.served, "not_found_page": not_found_page},
         )
         self._httpd = _QuietServer(
             ("127.0.0.1", 0), functools.partial(handler, directory=str(self.folder))

@@ -165,10 +165,12 @@ class Renderer:
         self._sitemap_page(out, years, data, updated)
         self._page(out, "templates/accessibility.html", "accessibility.html", urls.ACCESSIBILITY,
                    self._plain_frame(urls.ACCESSIBILITY, "无障碍声明", updated))
-        # 404.html is served for missing URLs at any depth; its links are written from the root.
-        self._page(out, "templates/404.html", "404.html", urls.NOT_FOUND,
-                   page_view(urls.NOT_FOUND, "页面未找到", [("首页", urls.HOME), ("页面未找到", None)],
-                             pub_date=updated, source=self.config.owner))
+        # 404.html is served for a missing URL at any depth, so its links and stylesheet
+        # cannot be relative: base.html gives it <base href> of the site's path (site_url).
+        frame = page_view(urls.NOT_FOUND, "页面未找到", [("首页", urls.HOME), ("页面未找到", None)],
+                          pub_date=updated, source=self.config.owner)
+        frame["base"] = self.config.base_path
+        self._page(out, "templates/404.html", "404.html", urls.NOT_FOUND, frame)
         self._feeds(out, years, updated)
         for path, payload in data.items():
             out.add(path, payload, "gongkai/opendata.py")

@@ -94,6 +94,7 @@ def page_view(path: str, title: str, crumbs: list[tuple[str, Optional[str]]], *,
         "crumbs": [{"label": label, "href": root + href if href is not None else None}
                    for label, href in crumbs],
         "pub_date": pub_date.isoformat() if pub_date else None, "source": source,
+        "base": None,    # <base href>: only the 404 page, served at any depth, has one
     }
 
 

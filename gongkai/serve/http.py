@@ -4,11 +4,13 @@ are sent, never into the files."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, Optional
 
 PAGE_SUFFIXES = (".html", ".htm")
+BASE_RE = re.compile(rb'<base href="[^"]*">')
 
 
 def make_app(live, reload_port: Callable[[], int]):
@@ -78,7 +80,8 @@ def make_app(live, reload_port: Callable[[], int]):
             page = Path(self.root) / "404.html"
             self.set_header("Content-Type", "text/html; charset=utf-8")
             if status_code == 404 and page.is_file():
-                self.finish(with_reload(page.read_bytes()))
+                # Its <base href> is the site's path on the portal; here the site is at /.
+                self.finish(with_reload(BASE_RE.sub(b'<base href="/">', page.read_bytes(), count=1)))
             else:
                 self.finish(f"<!doctype html><title>{status_code}</title><p>{status_code}</p>")
 
