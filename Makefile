@@ -88,8 +88,10 @@ $(NODE_STAMP): package.json package-lock.json | system-deps
 
 # Chromium (the browser the tests drive), CJK fonts (else Chinese renders as boxes in
 # screenshots), libatomic1 (Playwright's bundled driver needs it), a Java runtime for
-# vnu.jar, and Node/npm for the two npm packages. A tool already on PATH is accepted
-# whatever package provides it (e.g. NodeSource's nodejs, which ships npm).
+# vnu.jar, Node/npm for the two npm packages, and LibreOffice Writer (tests/test_read.py
+# converts .docx to PDF and .doc with it; `build.py import` reads .doc through it). A
+# tool already on PATH is accepted whatever package provides it (e.g. NodeSource's
+# nodejs, which ships npm).
 # After the venv step, so that `make -j` never runs two apt-get at once.
 system-deps: | $(VENV_STAMP)
 	@missing=""; \
@@ -99,6 +101,7 @@ system-deps: | $(VENV_STAMP)
 	command -v java >/dev/null || missing="$$missing default-jre-headless"; \
 	command -v node >/dev/null || missing="$$missing nodejs"; \
 	command -v npm >/dev/null || missing="$$missing npm"; \
+	command -v soffice >/dev/null || missing="$$missing libreoffice-writer-nogui"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing system packages:$$missing"; \
 	  $(SUDO) apt-get update -q && $(APT_INSTALL) $$missing; \

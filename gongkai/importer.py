@@ -15,6 +15,7 @@ written by `yamlout.py`.
 from __future__ import annotations
 
 import errno
+import functools
 import filecmp
 import os
 import re
@@ -25,7 +26,7 @@ import tempfile
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from . import load, yamlout
 from .validate import model_text, unsafe_file_name
@@ -35,7 +36,9 @@ PART_RE = re.compile(rf"^第([{CN}]+)部分\s*(.*)$")
 NUMBER_RE = re.compile(rf"^(第[{CN}]+部分|[{CN}]+、|（[{CN}]+）|\([{CN}]+\)|\d{{1,3}}[、.．])\s*(.*)$")
 PROJECT_RE = re.compile(r"^(\d{1,3}[、.．])\s*(.*绩效目标表)$")
 # Word TC field: `<heading> TC <entry text> \f <table> \l <level>`; the entry may be quoted.
-TC_RE = re.compile(r'^(?P<head>.*?)\s+TC\s+"?(?P<toc>.*?)"?\s+\\f\s+(?P<kind>\w)(?:\s+\\l\s+\d+)?\s*$')
+# LibreOffice writes it without `\f` (`TC "…" \l 2`): one of the two switches is required.
+TC_RE = re.compile(r'^(?P<head>.*?)\s+TC\s+"?(?P<toc>.*?)"?'
+                   r'(?:\s+\\f\s+(?P<kind>\w)(?:\s+\\l\s+\d+)?|\s+\\l\s+\d+)\s*$')
 BOOKMARK_RE = re.compile(r"\[bookmark:[^\]]*\]")
 TOC_HEAD_RE = re.compile(r"^目\s*录$")
 # [0-9], not \d: a full-width ５ is printed text, never a page number or an amount to rewrite.
@@ -149,7 +152,7 @@ def _import(args) -> int:
     at = (lambda no: f"{args.source}（提取文本第 {no} 行）") if document else (lambda no: f"{args.source}:{no}")
     try:
         result = import_text(text, year=args.year, agency_code=args.agency_code, region=args.region,
-                             agency_name=args.agency_name, unit=args.unit)
+                             agency_name=args.agency_name, unit=args.unit, wrapped=not document)
     except ImportFailure as exc:
         raise Refusal(say(args.source, "error", str(exc))) from None
     for no, line in result.remarks:
@@ -444,11 +447,13 @@ def _insert_after(data: dict, after: str, key: str, value) -> dict:
 
 def import_text(text: str, year: Optional[int] = None, agency_code: Optional[str] = None,
                 region: Optional[str] = None, agency_name: Optional[str] = None,
-                unit: Optional[str] = None) -> Result:
+                unit: Optional[str] = None, wrapped: bool = True) -> Result:
     """The content data of one extracted document text, and the lines it could not place.
 
     The options give what the document does not print (or override what it does, with a
-    warning); each fact taken from an option is listed under `given:` in the content."""
+    warning); each fact taken from an option is listed under `given:` in the content.
+    `wrapped`: whether PDF table cells carry the spaces an extraction tool puts where a cell
+    wrapped (gongkai/read joins wraps itself: every space in its text was printed)."""
     text = text.removeprefix("\ufeff")
     lines = [Line(i + 1, raw.rstrip("\r"), BOOKMARK_RE.sub("", raw).strip())
              for i, raw in enumerate(text.split("\n"))]
@@ -457,7 +462,7 @@ def import_text(text: str, year: Optional[int] = None, agency_code: Optional[str
     body, document, preamble_lines, toc = front_matter(lines)
     headings = find_headings(lines, body, family, toc)
     remarks: list[tuple[int, str]] = []
-    parts = build_parts(lines, headings, family, unplaced, remarks)
+    parts = build_parts(lines, headings, family, unplaced, remarks, unwrap if wrapped else _as_printed)
     unplaced += [(e.line, lines[e.line - 1].text) for e in toc if not e.used]   # page number too
     preamble = markdown(preamble_lines, family)
 
@@ -659,7 +664,7 @@ def find_headings(lines: list[Line], start: int, family: str, toc: list[TocEntry
 def _tc_heading(tc: re.Match, i: int) -> Heading:
     """A heading marked by a Word TC field: the field's text is its 目录 entry."""
     head = tc.group("head").strip()
-    kind = "project" if tc.group("kind").upper() == "C" or PROJECT_RE.match(head) else "section"
+    kind = "project" if (tc.group("kind") or "").upper() == "C" or PROJECT_RE.match(head) else "section"
     heading = _numbered(kind, head, i)
     heading.toc = {"text": tc.group("toc").strip()}
     return heading
@@ -731,7 +736,8 @@ def word_continuations(lines: list[Line]) -> set[int]:
 # --- parts, sections, projects ----------------------------------------------------------
 
 def build_parts(lines: list[Line], headings: list[Heading], family: str,
-                unplaced: list[tuple[int, str]], remarks: list[tuple[int, str]]) -> list[dict]:
+                unplaced: list[tuple[int, str]], remarks: list[tuple[int, str]],
+                fold: Callable[[str], str] = None) -> list[dict]:
     """Parts with their sections and projects; each heading owns the lines up to the next."""
     parts: list[dict] = []
     for n, heading in enumerate(headings):
@@ -748,8 +754,8 @@ def build_parts(lines: list[Line], headings: list[Heading], family: str,
             item["text"] = _text(block, family, unplaced)
             parts[-1].setdefault("sections", []).append(item)
         else:
-            rows = (pdf_rows if family == "pdf" else word_rows)(block, unplaced)
-            item.update(parse_table(rows, family, unplaced, remarks))
+            rows = pdf_rows(block, unplaced, fold or unwrap) if family == "pdf" else word_rows(block, unplaced)
+            item.update(parse_table(rows, family, unplaced, remarks, fold or unwrap))
             parts[-1].setdefault("projects", []).append(item)
     for part in parts:  # key order of the format: sections before projects
         if "projects" in part and "sections" in part:
@@ -870,6 +876,10 @@ class Cell:
 NOTE_RE = re.compile(r"^(?:注|备注|说明)\s*[：:]")
 
 
+def _as_printed(text: str) -> str:
+    return text
+
+
 def unwrap(text: str) -> str:
     """Remove the spaces a PDF inserts where a cell wrapped: whitespace between CJK characters."""
     return WRAP_RE.sub("", text)
@@ -907,7 +917,8 @@ def word_rows(block: list[Line], unplaced: list[tuple[int, str]]) -> list[list[C
     return rows
 
 
-def pdf_rows(block: list[Line], unplaced: list[tuple[int, str]]) -> list[list[Cell]]:
+def pdf_rows(block: list[Line], unplaced: list[tuple[int, str]],
+             fold: Callable[[str], str] = None) -> list[list[Cell]]:
     """PDF table rows: one line each, cells split at TABs and unwrapped."""
     rows = []
     for line in block:
@@ -917,12 +928,12 @@ def pdf_rows(block: list[Line], unplaced: list[tuple[int, str]]) -> list[list[Ce
             if not PAGE_NUMBER_RE.match(line.text):
                 rows.append([Cell(line.text, line.no, loose=True)])  # agency line, 单位, a note
             continue
-        rows.append([Cell(unwrap(c.strip()), line.no) for c in line.raw.split("\t")])
+        rows.append([Cell((fold or unwrap)(c.strip()), line.no) for c in line.raw.split("\t")])
     return rows
 
 
 def parse_table(rows: list[list[Cell]], family: str, unplaced: list[tuple[int, str]],
-                remarks: list[tuple[int, str]]) -> dict:
+                remarks: list[tuple[int, str]], fold: Callable[[str], str] = None) -> dict:
     """The fields of one 绩效目标表 (agency line to indicators), in the format's key order.
     Lines of text under the indicator rows (a note, a signature) are the table's remarks."""
     found: dict = {}
@@ -931,7 +942,7 @@ def parse_table(rows: list[list[Cell]], family: str, unplaced: list[tuple[int, s
     while i < len(rows):
         row, first = rows[i], label(rows[i][0].text)
         if first in COLUMNS:
-            read = word_indicators if family == "word" else pdf_indicators
+            read = word_indicators if family == "word" else functools.partial(pdf_indicators, fold=fold or unwrap)
             table = [r for r in rows[i + 1:] if not (len(r) == 1 and r[0].loose)]
             under = [r[0] for r in rows[i + 1:] if len(r) == 1 and r[0].loose]
             found["indicators"] = read(row, table, unplaced)
@@ -1005,8 +1016,9 @@ def _loose_cells(row: list[Cell], found: dict, unplaced: list[tuple[int, str]]) 
 
 def _amount(cell: Cell, unplaced: list[tuple[int, str]]) -> Optional[Decimal]:
     """A printed amount as an exact decimal; a cell that is not one cannot be placed."""
-    if AMOUNT_RE.match(cell.text):
-        return Decimal(cell.text)
+    digits = re.sub(r"\s+", "", cell.text)   # a space inside an amount is where the cell wrapped
+    if AMOUNT_RE.match(digits):
+        return Decimal(digits)
     unplaced.append((cell.line, cell.text))
     return None
 
@@ -1071,12 +1083,13 @@ def word_indicators(header: list[Cell], rows: list[list[Cell]],
 
 
 def pdf_indicators(header: list[Cell], rows: list[list[Cell]],
-                   unplaced: list[tuple[int, str]]) -> list[dict]:
+                   unplaced: list[tuple[int, str]], fold: Callable[[str], str] = None) -> list[dict]:
     """PDF indicator rows, one per line; a row split by a page break is joined again.
 
     After a page break the header row is printed again, and a row whose 一级指标 and
-    指标值确定依据 cells are empty holds the rest of the previous row's cells: each is
-    appended to its cell without a space (the break cut a word, not between words).
+    指标值确定依据 cells are empty, or whose 一级/二级/三级 cells all are, holds the rest of
+    the previous row's cells: each is appended to its cell without a space (the break cut
+    a word, not between words).
     """
     keys = _columns(header, unplaced)
     head = [label(c.text) for c in header]
@@ -1087,9 +1100,12 @@ def pdf_indicators(header: list[Cell], rows: list[list[Cell]],
             after_break = True   # the header repeated on a new page
             continue
         cells = _indicator(row, keys, unplaced)
-        if after_break and out and not cells.get("level1") and not cells.get("basis"):
+        # The rest of a row cut by the break: no 一级 cell, and either no 依据 (the usual cut) or
+        # no 二级/三级 either (a new row always names its indicator).
+        continued = not cells.get("level1") and (not cells.get("basis") or not (cells.get("level2") or cells.get("level3")))
+        if after_break and out and continued:
             for key, text in cells.items():
-                out[-1][key] = unwrap(out[-1].get(key, "") + text)
+                out[-1][key] = (fold or unwrap)(out[-1].get(key, "") + text)
         else:
             out.append(cells)
         after_break = False
