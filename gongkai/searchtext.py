@@ -29,6 +29,18 @@ characters (docs/search.md):
     characters Pagefind treats as part of words): `¤`.
 * `decode(tokens)` gives the text back (`¤` stays `¤`).
 
+Folding (docs/search.md, "What is folded"): a reader types `2022年度`, `90％` or `≥90%`
+where the document prints `2022 年度`, `90%` or `≧90%`. So the index and the query both
+go through `fold`: every character on its own (no composition across characters) is
+replaced by its Unicode NFKC form (full-width and other width or compatibility variants:
+`９０％` -> `90%`, `Ａ` -> `A`, `㎡` -> `m2`), then ≧ -> ≥, ≦ -> ≤, ⩾ -> ≥, ⩽ -> ≤, and every
+white space is removed. Only the boundaries between blocks (cells, paragraphs, headings)
+stay: a term never runs from one cell into the next. search.js `fold` is the same
+function (tests/test_search_index.py runs every BMP character through both).
+`index_text(fragment)` is what the index is made from: letters and digits folded, printed
+punctuation and printed spaces kept for display (a space inside a block marks the token
+before it with `~`, which Pagefind drops like `^`: no position of its own).
+
 theme/assets/search.js holds the same code in JavaScript: a query term is looked up as
 the bigrams at offsets 0, 2, 4… (plus the last pair), which must sit at the same relative
 positions in a page. Change the two together.
@@ -46,6 +58,10 @@ import unicodedata
 from operator import add
 
 UNPAIRED = "x"           # after the code of a letter or digit with no letter or digit after it
+SPACED = "~"             # on a token whose character the document follows with a space (same block)
+INNER_SPACE = "\t"       # in an index text: a printed space inside a block (" " ends a block)
+# Same meaning, other code points; applied after NFKC (search.js: VARIANTS).
+VARIANTS = {"\u2267": "\u2265", "\u2266": "\u2264", "\u2a7e": "\u2265", "\u2a7d": "\u2264"}
 SPACE_TOKEN = "\u2423"   # ␣
 OTHER_TOKEN = "\u00a4"   # ¤
 # Characters Pagefind 1.5 counts as word characters although they are no letters or digits
@@ -71,6 +87,73 @@ def norm_text(text: str) -> str:
     """Whitespace runs as one space, none at the ends. Whitespace is what Python's
     str.isspace() and JavaScript's \\s know (search.js: /[\\s\\x1c-\\x1f\\x85]/)."""
     return " ".join(text.replace("\ufeff", " ").split())
+
+
+def _is_space(c: str) -> bool:
+    return c.isspace() or c == "\ufeff"
+
+
+def fold_char(c: str) -> str:
+    """What one character is to search (see the module docstring): NFKC, then the
+    VARIANTS, white space removed. search.js foldChar is the same function."""
+    if _is_space(c):
+        return ""
+    return "".join(VARIANTS.get(x, x) for x in unicodedata.normalize("NFKC", c) if not _is_space(x))
+
+
+class _Folds(dict):
+    def __missing__(self, c: str) -> str:
+        value = self[c] = fold_char(c)
+        return value
+
+
+_FOLDS = _Folds()
+
+
+def fold(text: str) -> str:
+    """`text` as search compares it: every character folded (`fold_char`), white space gone."""
+    return "".join(map(_FOLDS.__getitem__, text))
+
+
+class _Shown(dict):
+    """How a character appears in an index text: white space as INNER_SPACE, printed
+    punctuation as printed when its folded form is one character that is no letter or
+    digit either (search.js folds it again when it compares), anything else folded."""
+
+    def __missing__(self, c: str) -> str:
+        folded = _FOLDS[c]
+        if _is_space(c):
+            value = INNER_SPACE
+        elif c == "\0":
+            value = "\0"
+        elif len(folded) == 1 and not c.isalnum() and not folded.isalnum():
+            value = c
+        else:
+            value = folded
+        self[c] = value
+        return value
+
+
+_SHOWN = _Shown()
+
+
+def searchable(text: str, boundary: str = "\0") -> str:
+    """An index text (see `index_text`) of plain `text` whose blocks end at `boundary`."""
+    shown = "".join(map(_SHOWN.__getitem__, text.replace(boundary, "\0") if boundary != "\0" else text))
+    blocks = (INNER_SPACE.join(filter(None, block.split(INNER_SPACE))) for block in shown.split("\0"))
+    return " ".join(filter(None, blocks))
+
+
+def index_text(fragment: str) -> str:
+    """What the index holds of an HTML fragment: the reader's text (as `fragment_text`),
+    letters and digits folded, blocks separated by " ", a printed space inside a block as
+    one INNER_SPACE (none at a block's ends)."""
+    if SKIP_ATTR in fragment:
+        fragment = drop_marked(fragment)
+    fragment = _SKIP_RE.sub("\0", fragment)
+    fragment = _INLINE_TAG_RE.sub("", fragment)
+    fragment = _TAG_RE.sub("\0", fragment.replace("\0", " "))
+    return searchable(html.unescape(fragment))
 
 
 def fragment_text(fragment: str) -> str:
@@ -128,6 +211,12 @@ def heading_text(fragment: str) -> str:
     """The text of the first `<h1>` of an HTML fragment ("" without one)."""
     match = _H1_RE.search(fragment)
     return fragment_text(match.group(1)) if match else ""
+
+
+def heading_index_text(fragment: str) -> str:
+    """The index text (`index_text`) of the first `<h1>` of an HTML fragment."""
+    match = _H1_RE.search(fragment)
+    return index_text(match.group(1)) if match else ""
 
 
 def _b26(n: int, width: int) -> str:
@@ -195,17 +284,31 @@ _PAIRS = _Pairs()
 
 
 def encode(text: str) -> list[str]:
-    """One token per character of the normalised `text` (see the module docstring)."""
+    """One token per character of the index text `text` (see `encode_string`)."""
     joined = encode_string(text)
     return joined.split(" ") if joined else []
 
 
+_OTHER_WS_RE = re.compile(r"[^\S\t]+")
+
+
 def encode_string(text: str) -> str:
-    """`encode(text)` joined by spaces: the body of a shadow page. No token holds a space.
-    Each character is paired with the next by C-level map(): 15 million characters of a
-    10,000-page site take seconds, not the minute a loop over runs took."""
-    text = norm_text(text)
-    return " ".join(map(_PAIRS.__getitem__, map(add, text, text[1:] + "\0")))
+    """The tokens of an index text (`index_text`; in plain text every white-space run but
+    a tab ends a block), joined by spaces: the body of a shadow page. No token holds a
+    space. One token per character but INNER_SPACE, which marks the token before it
+    (SPACED). Each character is paired with the next by C-level map(): 15 million
+    characters of a 10,000-page site take seconds, not the minute a loop over runs took."""
+    text = _OTHER_WS_RE.sub(" ", text.replace("\ufeff", " "))
+    if "\t" in text or text[:1] == " " or text[-1:] == " " or "  " in text:
+        text = " ".join(filter(None, ("\t".join(filter(None, b.split("\t"))) for b in text.split(" "))))
+    pieces = text.split(INNER_SPACE)
+    text = "".join(pieces) if len(pieces) > 1 else text
+    tokens = list(map(_PAIRS.__getitem__, map(add, text, text[1:] + "\0")))
+    at = -1
+    for piece in pieces[:-1]:
+        at += len(piece)
+        tokens[at] += SPACED
+    return " ".join(tokens)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -238,7 +341,8 @@ def _int26(s: str) -> int:
 
 
 def decode(tokens: list[str]) -> str:
-    """The text that `encode` was given (normalised), from its tokens."""
+    """The text that `encode` was given, from its tokens: a block boundary and a printed
+    space inside a block both as " "."""
     chars = []
     for token in tokens:
         if token == SPACE_TOKEN:
@@ -249,6 +353,10 @@ def decode(tokens: list[str]) -> str:
             else:
                 c, rest = chr(_int26(token[:4])), token[4:]
             chars.append(c.upper() if "^" in rest else c)
+            if rest.endswith(SPACED):
+                chars.append(" ")
         else:
-            chars.append(token)
+            chars.append(token[0])
+            if token[1:] == SPACED:
+                chars.append(" ")
     return "".join(chars)

@@ -4,11 +4,13 @@ The labelled query set (tests/fixtures/search/queries.json, categories in each e
 through `search()` of the built site's assets/search.js in headless Chromium, served under
 /zwgk/jxgk/ with the site's CSP. The truth is computed here, independently of gongkai/:
 a page is relevant to a query when every space-separated term occurs (case-insensitively)
-in its main content, i.e. the text of `<main>` with a space where a block element ends,
-whitespace collapsed, and the previous/next `<nav>` (it names other pages) and the
-elements marked `data-search-skip` (what the site adds: its captions and hints, the
-chart, derived values, download lists) left out. The searched pages are the agency-year
-and project pages (those with `data-search-kind`).
+in one block of its main content, both folded. The main content is the text of `<main>`
+cut into blocks where a block element starts or ends, with the previous/next `<nav>` (it
+names other pages) and the elements marked `data-search-skip` (what the site adds: its
+captions and hints, the chart, derived values, download lists) left out. Folding (the
+rule of docs/search.md, written here again on its own, `ref_fold`): each character
+replaced by its NFKC form, then ≧ ≦ ⩾ ⩽ by ≥ ≤ ≥ ≤, every white space removed. The
+searched pages are the agency-year and project pages (those with `data-search-kind`).
 
 Targets (docs/search.md): recall >= 99 %, precision >= 95 % over all (query, page) pairs,
 and for name queries (agency, place, project, code) every relevant page ranks above
@@ -28,6 +30,7 @@ import os
 import shutil
 import statistics
 import subprocess
+import unicodedata
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +50,17 @@ INLINE = {"a", "abbr", "b", "bdi", "bdo", "cite", "code", "data", "del", "dfn", 
           "kbd", "mark", "q", "s", "samp", "small", "span", "strong", "sub", "sup", "time", "u",
           "var", "wbr"}
 SKIPPED = {"nav", "script", "style", "template"}
+BLOCK = "\0"
+REF_VARIANTS = {"\u2267": "\u2265", "\u2266": "\u2264", "\u2a7e": "\u2265", "\u2a7d": "\u2264"}
+
+
+def ref_fold(s: str) -> str:
+    """The folding rule of docs/search.md, independently of gongkai/: per character, NFKC,
+    then the ≧/≦ variants, white space (str.isspace, and U+FEFF) dropped."""
+    def space(c: str) -> bool:
+        return c.isspace() or c == "\ufeff"
+    return "".join(REF_VARIANTS.get(x, x) for c in s if not space(c)
+                   for x in unicodedata.normalize("NFKC", c) if not space(x))
 
 
 class MainText(html.parser.HTMLParser):
@@ -73,7 +87,7 @@ class MainText(html.parser.HTMLParser):
                 self.marked = [tag, 1]
                 self.skip += 1
             if tag not in INLINE:
-                self.parts.append(" ")
+                self.parts.append(BLOCK)
 
     def handle_startendtag(self, tag: str, attrs: list) -> None:
         self.handle_starttag(tag, attrs)
@@ -89,9 +103,9 @@ class MainText(html.parser.HTMLParser):
                 if not self.marked[1]:
                     self.marked = []
                     self.skip -= 1
-                    self.parts.append(" ")
+                    self.parts.append(BLOCK)
             if tag not in INLINE:
-                self.parts.append(" ")
+                self.parts.append(BLOCK)
         if tag == "main":
             self.main -= 1
 
@@ -101,11 +115,12 @@ class MainText(html.parser.HTMLParser):
 
     @property
     def text(self) -> str:
-        return " ".join("".join(self.parts).replace("\ufeff", " ").split())
+        """The blocks, each folded (`ref_fold`), joined by a space: no term spans two."""
+        return " ".join(b for b in map(ref_fold, "".join(self.parts).split(BLOCK)) if b)
 
 
 def searched_pages(site: Path) -> dict[str, str]:
-    """Site-root-relative URL -> lower-cased main text of every searched page."""
+    """Site-root-relative URL -> folded, lower-cased main text of every searched page."""
     pages = {}
     for path in sorted(site.rglob("*.html")):
         if "pagefind" in path.relative_to(site).parts:
@@ -119,7 +134,8 @@ def searched_pages(site: Path) -> dict[str, str]:
 
 
 def query_terms(query: str) -> list[str]:
-    return " ".join(query.replace("\ufeff", " ").split()).lower().split(" ")
+    """The space-separated terms of a query, folded and lower-cased."""
+    return [ref_fold(t).lower() for t in query.replace("\ufeff", " ").split()]
 
 
 def relevant(query: str, pages: dict[str, str]) -> set[str]:
@@ -336,6 +352,37 @@ def test_javascript_reads_the_python_encoding(blank_page: Any, site_server: harn
     differ = sorted(python.symmetric_difference(odd))
     # Chromium's Unicode may be newer than Python's: only newly assigned characters may differ.
     assert all(unicodedata.category(chr(cp)) == "Cn" for cp in differ), [hex(cp) for cp in differ[:10]]
+
+
+def test_javascript_folds_as_python(blank_page: Any, site_server: harness.StaticServer):
+    """The folding is one function on each side, and the two are the same: every BMP code
+    point (and a sample beyond) through searchtext.fold_char and search.js foldChar; the
+    query terms search.js makes (`terms`) are this test's `query_terms`; encoded index text
+    decodes to what was printed, spaces and punctuation included."""
+    from gongkai.searchtext import decode, encode_string, fold_char, searchable
+    module = site_server.url_for("assets/search.js")
+    astral = [0x1D400, 0x1D7CE, 0x1F100, 0x20000, 0x2F800, 0x1F600, 0xE0020]
+    got = blank_page.evaluate("""async ([m, astral]) => { const s = await import(m); const out = [];
+        for (let cp = 0; cp < 0x10000; cp++) {
+            if (cp >= 0xd800 && cp < 0xe000) { out.push(null); continue; }
+            out.push(s.foldChar(String.fromCharCode(cp))); }
+        return { bmp: out, astral: astral.map((cp) => s.foldChar(String.fromCodePoint(cp))) }; }""",
+                              [module, astral])
+    differ = [cp for cp in range(0x10000) if not 0xD800 <= cp < 0xE000 and got["bmp"][cp] != fold_char(chr(cp))]
+    # Chromium's Unicode may be newer than Python's: only characters Python does not know may differ.
+    assert all(unicodedata.category(chr(cp)) == "Cn" for cp in differ), \
+        [(hex(cp), got["bmp"][cp], fold_char(chr(cp))) for cp in differ[:10]]
+    assert got["astral"] == [fold_char(chr(cp)) for cp in astral]
+    queries = ["２０２２ 年度", "成立１００周年", "≧９０％", "≦5", "ＪＢＮ-ck81", "12\u3000月底", "㎡ ①"]
+    terms = blank_page.evaluate("async ([m, qs]) => { const s = await import(m); return qs.map((q) => s.terms(q)); }",
+                                [module, queries])
+    assert terms == [list(dict.fromkeys(t for t in query_terms(q) if t)) for q in queries]
+    printed = ["2022 年度特困帮扶\n12 月底 ≧９０％ （含）", "Ａ Ｂ\u3000c", "成立 100 周年"]
+    index = [encode_string(searchable(x.replace("\n", "\0"))) for x in printed]
+    shown = blank_page.evaluate("async ([m, xs]) => { const s = await import(m); return xs.map((x) => s.decode(x)); }",
+                                [module, index])
+    assert shown == [decode(x.split(" ")) for x in index]
+    assert shown[0] == "2022 年度特困帮扶 12 月底 ≧90％ （含）"
 
 
 def test_an_index_in_parts_finds_the_same(site_dir: Path, site_server: harness.StaticServer, blank_page: Any,

@@ -29,26 +29,51 @@ TEXT = st.text(st.sampled_from(list("老干部正定县秦皇岛ABCXYZabcxyz0123
                                + ["𠀀", "𠀁", "İ"]), max_size=40)
 
 
-def plain(s: str) -> str:
-    """What decoding gives back: characters that are tokens of their own become ¤."""
+def index_form(s: str) -> str:
+    """`s` as an index text, a newline ending a block (searchtext.index_text does this for
+    HTML): every other white-space run a printed space inside the block."""
+    return searchtext.searchable(s.replace("\n", "\0"))
+
+
+def plain(text: str) -> str:
+    """What decoding an index text gives back: printed spaces and block ends as " ",
+    characters that are tokens of their own as ¤."""
     return "".join(c if c.isalnum() or c == " " or unicodedata.category(c)[0] in "PS" else OTHER_TOKEN
-                   for c in norm_text(s))
+                   for c in text.replace("\t", " "))
 
 
 @given(TEXT)
 def test_round_trip(s: str):
-    assert decode(encode(s)) == plain(s)
+    text = index_form(s)
+    assert decode(encode(text)) == plain(text)
+
+
+@given(TEXT)
+def test_index_text_is_folded_and_keeps_what_was_printed(s: str):
+    """Letters and digits folded, printed punctuation kept, a space inside a block one tab
+    (none at the ends), blocks separated by one space; folding it gives `fold` per block."""
+    text = index_form(s)
+    assert not re.search(r"^[ \t]|[ \t]$|[ \t]{2}", text)
+    blocks = [b for b in s.split("\n") if searchtext.fold(b)]
+    assert [searchtext.fold(b) for b in (text.split(" ") if text else [])] == [searchtext.fold(b) for b in blocks]
 
 
 @given(TEXT)
 def test_token_i_is_character_i(s: str):
-    """One token per character; a letter or digit pairs with the next one when that is a
-    letter or digit too, else carries `x`; the marks say upper case of the first only.
-    No word is the start of another but for a code starting its pairs (see encode)."""
-    text = norm_text(s)
-    tokens = encode(s)
+    """One token per character of the index text but its printed spaces, which mark the
+    token before them (`~`); a letter or digit pairs with the next one (across a printed
+    space) when that is a letter or digit too, else carries `x`; the marks say upper case
+    of the first only. No word is the start of another but for a code starting its pairs."""
+    index = index_form(s)
+    text = index.replace("\t", "")
+    spaced = {i - 1 for i in range(len(index)) if index[i] == "\t"}
+    spaced = {i - sum(1 for k in range(i) if index[k] == "\t") for i in spaced}
+    tokens = encode(index)
     assert len(tokens) == len(text)
     for i, (c, token) in enumerate(zip(text, tokens)):
+        assert token.endswith(searchtext.SPACED) == (i in spaced) or c == searchtext.SPACED, (i, token)
+        if i in spaced:
+            token = token[:-1]
         if c == " ":
             assert token == SPACE_TOKEN
         elif c.isalnum():
@@ -59,9 +84,38 @@ def test_token_i_is_character_i(s: str):
             assert re.fullmatch(r"[a-z]+\^?", token)
         else:
             assert token in (c, OTHER_TOKEN) and not token.isalnum()
-    assert encode_string(s) == " ".join(tokens)
-    words = {t.rstrip("^") for t in tokens if t[0].isalpha() and t.isascii()}
+    assert encode_string(index) == " ".join(tokens)
+    words = {t.rstrip("^~") for t in tokens if t[0].isalpha() and t.isascii()}
     assert not [(a, b) for a in words for b in words if a != b and b.startswith(a)]
+
+
+def test_folding_as_documented():
+    """docs/search.md "What is folded": width and compatibility variants (NFKC), ≧/≦,
+    white space; nothing else (no case, no punctuation class changes beyond NFKC)."""
+    fold = searchtext.fold
+    assert fold("２０２２ 年度") == fold("2022年度") == "2022年度"
+    assert fold("成立 100 周年") == "成立100周年" and fold("12\u3000月\n底") == "12月底"
+    assert fold("９０％") == fold("90%") == "90%"
+    assert fold("≧90%") == fold("≥90%") == "≥90%" and fold("≦5") == fold("≤5") == "≤5"
+    assert fold("⩾1") == "≥1" and fold("＞＜") == "><"
+    assert fold("ＡＢｃ") == "ABc"            # case is search's other rule (lower case), not folding
+    assert fold("㎡") == "m2" and fold("①") == "1" and fold("（含）") == "(含)"
+    assert fold("老干部。、“”") == "老干部。、“”"   # CJK punctuation without a variant stays
+    assert fold("e\u0301") == "e\u0301"      # character by character: no composition
+
+
+def test_index_text_of_html():
+    page = ('<main><h1>3.2022 年度特困帮扶</h1><table><tr><th>期间</th><th>12 月底</th></tr>'
+            '<tr><td class="pre">成立\n100 周年</td><td>≧９０％&nbsp;为优</td></tr></table>'
+            '<p data-search-skip>派生</p><p>A<span>B</span> <b>c</b></p></main>')
+    text = searchtext.index_text(searchtext.main_fragment(page))
+    assert text == "3.2022\t年度特困帮扶 期间 12\t月底 成立\t100\t周年 ≧90％\t为优 AB\tc"
+    assert decode(encode(text)) == "3.2022 年度特困帮扶 期间 12 月底 成立 100 周年 ≧90％ 为优 AB c"
+    # a term runs across a printed space, never across a block: 2 and 年 are a pair
+    tokens = encode(text)
+    assert tokens[5] == code("2") + code("年") + searchtext.SPACED
+    assert tokens[12] == SPACE_TOKEN
+    assert searchtext.heading_index_text(searchtext.main_fragment(page)) == "3.2022\t年度特困帮扶"
 
 
 def test_codes_are_letters_and_prefix_free():

@@ -2,6 +2,8 @@
 
 Typing shows results; a filter narrows them and shows in the URL; the URL reloads the
 same results; the header box of any page leads there; everything works by keyboard;
+a result opens its page at the first match, in a <mark> (at the top without JavaScript);
+with no query the filters and the sort browse every page, the state in the URL;
 axe finds nothing with results shown; without JavaScript the page says so and links to
 the home page's list. The page fixtures fail a test on any external request or uncaught
 error; CSP violations show up as console errors, checked here too.
@@ -33,10 +35,11 @@ def wait_for_results(page: Any) -> None:
 
 
 def expected(page: Any, server: harness.StaticServer, query: str, filters: dict | None = None) -> list[str]:
-    """What assets/search.js returns, as the page links to it (relevance order)."""
+    """What assets/search.js returns, as the page links to it (relevance order, each
+    link asking its page to mark the query)."""
     urls = page.evaluate("async ([m, q, f]) => (await import(m)).search(q, {filters: f}).then(r => r.map(x => x.url))",
                          [server.url_for("assets/search.js"), query, filters or {}])
-    return ["../" + u for u in urls]
+    return ["../" + u + "#highlight=" + urllib.parse.quote(query, safe="") for u in urls]
 
 
 def no_console_errors(log: harness.BrowserLog) -> None:
@@ -170,7 +173,7 @@ def test_search_works_under_any_path(new_page, site_dir, static_server, prefix: 
     links = result_links(page)
     assert links == expected(page, server, "正定县") and links
     for href in links:
-        target = urllib.parse.urljoin(search_url(server), href)
+        target = urllib.parse.urljoin(search_url(server), href).split("#")[0]
         assert target.startswith(server.url) and (site_dir / target[len(server.url):]).is_file(), href
     no_console_errors(browser_log)
 
@@ -189,3 +192,97 @@ def test_no_query_and_no_index(page: Any, site_server: harness.StaticServer, sta
     page.wait_for_function("() => /无法使用/.test(document.getElementById('search-status').textContent)")
     assert page.inner_text("#search-status").startswith("搜索暂时无法使用")
     browser_log.console.clear()   # the failed fetches are expected here
+
+
+def test_a_result_opens_at_its_match(page: Any, site_server: harness.StaticServer, browser_log, new_page,
+                                     screenshot):
+    """Typed without the printed spaces, full width: the result link carries the query,
+    the page opens with the first match (as printed, spaces included) in a focused <mark>
+    in view; axe stays clean. Without JavaScript the same link opens the page at its top."""
+    query = "成立１００周年"
+    page.goto(search_url(site_server, q=query))
+    wait_for_results(page)
+    links = result_links(page)
+    assert links == expected(page, site_server, query) and len(links) == 1
+    assert links[0].endswith("#highlight=" + urllib.parse.quote(query, safe=""))
+    page.locator("#search-results a").first.click()
+    page.wait_for_selector("mark#search-match")
+    marks = page.locator("main mark.search-match")
+    assert marks.count() == 1 and marks.first.inner_text() == "成立 100 周年"
+    assert page.evaluate("document.activeElement.id") == "search-match"
+    assert page.evaluate("window.scrollY") > 0
+    box = marks.first.bounding_box()
+    assert 0 <= box["y"] and box["y"] + box["height"] <= page.viewport_size["height"]
+    harness.assert_no_axe_violations(page)
+    screenshot(page, "match")
+    url = page.url
+    off = new_page(java_script_enabled=False)
+    off.goto(url)
+    assert off.locator("mark").count() == 0 and off.evaluate("window.scrollY") == 0
+    no_console_errors(browser_log)
+
+
+def test_the_first_match_skips_the_heading_and_site_text(page: Any, site_server: harness.StaticServer,
+                                                        browser_log):
+    """The match after the heading is marked (the heading is shown anyway); a query found
+    nowhere leaves the page as it is."""
+    target = site_server.url_for("2022/287001/13012322P00258110510Q/index.html")
+    page.goto(target + "#highlight=" + urllib.parse.quote("12月底"))
+    page.wait_for_selector("mark#search-match")
+    mark = page.locator("mark#search-match")
+    assert mark.inner_text() == "12 月底"
+    assert page.evaluate("document.getElementById('search-match').closest('h1, [data-search-skip], nav')") is None
+    page.goto(site_server.url_for("2022/287001/index.html") + "#highlight=" + urllib.parse.quote("没有这样的文字"))
+    page.wait_for_load_state("networkidle")
+    assert page.locator("mark").count() == 0 and page.evaluate("window.scrollY") == 0
+    no_console_errors(browser_log)
+
+
+def test_browse_without_a_query(page: Any, site_server: harness.StaticServer, browser_log, screenshot):
+    """No query: the filters (with counts) and the sort work on every page; each choice is
+    in the URL and a step of the history (back restores the previous list)."""
+    module = site_server.url_for("assets/search.js")
+    page.goto(search_url(site_server))
+    page.wait_for_function("() => /浏览全部/.test(document.getElementById('search-status').textContent)")
+    assert "请输入" in page.inner_text("#search-status")
+    assert page.is_visible("#search-controls") and not page.is_visible("#search-list")
+    total = page.evaluate("async (m) => (await (await import(m)).browse()).total", module)
+    assert total == 34
+    assert page.locator("#search-year option").first.inner_text() == f"全部年度（{total}）"
+
+    page.locator("#search-year").select_option("2020")
+    page.wait_for_selector("#search-results .search-result")
+    assert urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query) == {"year": ["2020"]}
+    in_2020 = result_links(page)
+    assert in_2020 and all("/2020/" in "/" + h for h in in_2020)
+    page.locator("#search-region").select_option("秦皇岛市北戴河区")
+    page.locator("#search-kind").select_option("项目")
+    page.locator("#search-sort").select_option("budget-desc")
+    page.wait_for_function("() => /sort=budget-desc/.test(location.search)")
+    page.wait_for_function("() => /共 \\d+ 条结果/.test(document.getElementById('search-status').textContent)")
+    params = urllib.parse.parse_qs(urllib.parse.urlsplit(page.url).query)
+    assert params == {"year": ["2020"], "region": ["秦皇岛市北戴河区"], "kind": ["项目"], "sort": ["budget-desc"]}
+    links = result_links(page)
+    assert links and all(h.startswith("../2020/203002/") and "#" not in h for h in links)
+    metas = page.locator(".search-meta").all_inner_texts()
+    assert all("项目绩效目标表" in m and "2020 年" in m for m in metas)
+    budgets = [float(m.group(1).replace(",", "")) for t in metas if (m := re.search(r"预算数 ([\d,.]+) 元", t))]
+    assert len(budgets) == len(links) and budgets == sorted(budgets, reverse=True)
+    status = page.inner_text("#search-status")
+    assert f"共 {len(links)} 条结果" in status and "秦皇岛市北戴河区" in status
+    harness.assert_no_axe_violations(page)
+    screenshot(page, "browse")
+
+    shared = page.url                      # the same list from the address alone
+    page.go_back()                         # one step: the sort
+    page.wait_for_function("() => !/sort=/.test(location.search)")
+    page.wait_for_function("() => document.getElementById('search-sort').value === ''")
+    assert "kind=" in page.url
+    page.goto(shared)
+    page.wait_for_selector("#search-results .search-result")
+    assert result_links(page) == links
+    page.get_by_role("button", name="清除筛选").click()
+    page.wait_for_function("() => location.search === ''")
+    page.wait_for_function("() => /浏览全部/.test(document.getElementById('search-status').textContent)")
+    assert not page.is_visible("#search-list")
+    no_console_errors(browser_log)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
 from .. import parallel, urls
-from ..searchtext import encode_string, fragment_text, heading_text, main_fragment, seal
+from ..searchtext import encode_string, heading_index_text, index_text, main_fragment, seal
 from .pagefind import LANGUAGE, index_workers
 
 FACET_PREFIX = "data-search-"
@@ -63,7 +63,7 @@ def _shadow(page: str) -> Optional[tuple[str, dict[str, str]]]:
     fragment = main_fragment(page) if facets is not None else None
     if fragment is None:
         return None
-    text = fragment_text(fragment)
+    text = index_text(fragment)
     if not text:
         return None
     # Metadata, not Pagefind filters: Pagefind 1.5.2 writes filter files in hash-map order,
@@ -71,7 +71,7 @@ def _shadow(page: str) -> Optional[tuple[str, dict[str, str]]]:
     # Sealed (searchtext.seal): Pagefind indexes metadata words, which must not meet a query.
     tags = "".join(f'<span data-pagefind-meta="{name}:{seal(facets[name])}"></span>'
                    for name in FACETS if facets.get(name))
-    title = html.escape(encode_string(heading_text(fragment)), quote=False)
+    title = html.escape(encode_string(heading_index_text(fragment)), quote=False)
     body = html.escape(encode_string(text), quote=False)
     return (f'<!DOCTYPE html><html lang="{LANGUAGE}"><head><meta charset="utf-8"></head><body>'
             f'<main data-pagefind-body>\n{body}\n'

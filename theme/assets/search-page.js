@@ -1,19 +1,23 @@
 // The search page (search/index.html): query box, filters with counts, sorting, results.
 // The search itself is assets/search.js; this file only shows it. State lives in the URL
-// (?q=…&year=…&region=…&agency=…&category=…&sort=…), so a search can be bookmarked, shared
-// and reloaded. Messages go to one polite status region; focus stays where the user is.
+// (?q=…&year=…&region=…&agency=…&category=…&kind=…&sort=…), so a search can be bookmarked,
+// shared and reloaded; each filter or sort chosen is a step of the browser's history.
+// With no query the filters and the sort browse every page (a list once one is chosen).
+// A result links to its page with `#highlight=<query>` (assets/search-mark.js marks the
+// first match there). Messages go to one polite status region; focus stays where the user is.
 
-import { find } from './search.js';
+import { browse, find } from './search.js';
 
 const PAGE_SIZE = 50;
+const SORTS = new Set(['', 'budget-desc', 'budget-asc']);
+const KIND = { 部门: '部门年度绩效目标', 项目: '项目绩效目标表' };
 const FILTERS = [
   { key: 'year', all: '全部年度', label: (v) => `${v} 年` },
   { key: 'region', all: '全部地区', label: (v) => v },
   { key: 'agency', all: '全部部门', label: (v) => v },
   { key: 'category', all: '全部一级指标', label: (v) => v },
+  { key: 'kind', all: '全部类型', label: (v) => KIND[v] ?? v },
 ];
-const SORTS = new Set(['', 'budget-desc', 'budget-asc']);
-const KIND = { 部门: '部门年度绩效目标', 项目: '项目绩效目标表' };
 
 const $ = (id) => document.getElementById(id);
 const input = $('search-page-q');
@@ -103,7 +107,7 @@ function item(r) {
   li.className = 'search-result';
   const h = document.createElement('h3');
   const a = document.createElement('a');
-  a.href = `../${r.url}`;
+  a.href = `../${r.url}` + (state.q ? `#highlight=${encodeURIComponent(state.q)}` : '');
   a.textContent = r.title || r.url;
   h.append(a);
   const meta = document.createElement('p');
@@ -113,7 +117,8 @@ function item(r) {
   const ex = document.createElement('p');
   ex.className = 'search-excerpt';
   ex.innerHTML = r.excerpt;   // escaped text with <mark> (assets/search.js)
-  li.append(h, meta, ex);
+  li.append(h, meta);
+  if (r.excerpt) li.append(ex);
   return li;
 }
 
@@ -151,24 +156,34 @@ function fail(error) {
   console.error(error);
 }
 
+// No query, no filter, no sort: the filters are offered, no list yet.
+const idle = () => !state.q && !state.sort && !Object.keys(state.filters).length;
+
 // Show `all` as the filters and the sort ask; the status line says what is shown.
 async function render() {
   const render = ++renders;
   for (const f of FILTERS) fillSelect(f);
   sortSelect.value = state.sort;
-  current = sorted(all.filter((r) => matches(r)));
+  current = idle() ? [] : sorted(all.filter((r) => matches(r)));
   shown = 0;
   results.replaceChildren();
   await showMore(false);
   if (render !== renders) return;
   controls.hidden = all.length === 0;
   list.hidden = results.children.length === 0;
+  const n = (x) => x.toLocaleString('zh-CN');
+  if (!state.q) {
+    const showing = current.length;
+    if (idle()) status.textContent = `请输入要搜索的文字，或选择下面的筛选条件或排序方式，浏览全部 ${n(all.length)} 个页面。`;
+    else if (!showing) status.textContent = `没有符合条件的页面${describeFilters()}。`;
+    else status.textContent = `浏览全部页面：共 ${n(showing)} 条结果${describeFilters()}。`;
+    return;
+  }
   const q = `“${state.q}”`;
   const total = all.filter((r) => !rejected.has(r)).length;
   const showing = current.filter((r) => !rejected.has(r)).length;
   // With punctuation in the query, pages are checked as they are shown: counts are upper bounds.
   const about = exact || shown >= current.length ? '' : '约';
-  const n = (x) => x.toLocaleString('zh-CN');
   if (!total) status.textContent = `没有找到包含${q}的页面。请检查文字，或减少词语。`;
   else if (showing === total) status.textContent = `${q}共找到${about} ${n(total)} 条结果${describeFilters()}。`;
   else status.textContent = `${q}共找到${about} ${n(total)} 条结果${describeFilters()}，显示其中${about} ${n(showing)} 条。`;
@@ -179,18 +194,9 @@ const update = () => render().catch(fail);
 async function run() {
   const run = ++runs;
   ui.hidden = false;
-  if (!state.q) {
-    all = [];
-    renders++;
-    controls.hidden = true;
-    list.hidden = true;
-    results.replaceChildren();
-    status.textContent = '请输入要搜索的文字。';
-    return;
-  }
-  status.textContent = '正在搜索…';
+  status.textContent = state.q ? '正在搜索…' : '正在读取页面列表…';
   try {
-    const found = await find(state.q);
+    const found = state.q ? await find(state.q) : await browse();
     if (run !== runs) return;
     all = found.pages;
     exact = found.exact;
@@ -225,21 +231,21 @@ for (const { key } of FILTERS) {
   selects[key].addEventListener('change', () => {
     if (selects[key].value) state.filters[key] = selects[key].value;
     else delete state.filters[key];
-    writeUrl(false);
+    writeUrl(true);
     update();
   });
 }
 
 sortSelect.addEventListener('change', () => {
   state.sort = SORTS.has(sortSelect.value) ? sortSelect.value : '';
-  writeUrl(false);
+  writeUrl(true);
   update();
 });
 
 $('search-reset').addEventListener('click', () => {
   state.filters = {};
   state.sort = '';
-  writeUrl(false);
+  writeUrl(true);
   update();
 });
 

@@ -5,8 +5,10 @@
 //   // [{ url: '2020/287002/index.html', title, excerpt, agency, year, region, kind,
 //   //    categories, budget, count, inTitle }, …]
 //
-// A page matches when every space-separated term of the query occurs in its main text
-// (case-insensitive; whitespace runs count as one space). `url` is relative to the site
+// A page matches when every space-separated term of the query occurs in its main text,
+// both folded (`fold`: width and compatibility variants by NFKC, ≧ as ≥, ≦ as ≤, white
+// space inside a block ignored: `2022年度` finds `2022 年度`, `90％` finds `90%`) and
+// case-insensitive; a term never runs from one block (cell, paragraph) into the next. `url` is relative to the site
 // root; `excerpt` is HTML: escaped text around the first match with the terms in <mark>.
 // `filters`: year, region, agency, category (一级指标), kind (部门 or 项目), each a value or
 // an array of values that must all apply. `budget` is in yuan (or null).
@@ -53,6 +55,10 @@ function chunks() {
 const WS = /[\s\x1c-\x1f\x85]+/g;
 const SPACE = '\u2423';
 const UNPAIRED = 'x';   // after the code of a letter or digit not followed by one
+const SPACED = '~';     // on a token whose character the page follows with a space (same block)
+const WS1 = /^[\s\x1c-\x1f\x85]$/;
+// Same meaning, other code points; applied after NFKC (searchtext.VARIANTS).
+const VARIANTS = { '\u2267': '\u2265', '\u2266': '\u2264', '\u2a7e': '\u2265', '\u2a7d': '\u2264' };
 const isAlnum = (c) => /^[\p{L}\p{N}]$/u.test(c);
 const lower1 = (c) => { const l = c.toLowerCase(); return [...l].length === 1 ? l : c; };
 const b26 = (n, width) => {
@@ -71,6 +77,40 @@ export function code(c) {
 /** Whitespace runs as one space, none at the ends (searchtext.norm_text). */
 export const normText = (s) => String(s ?? '').replace(WS, ' ').trim();
 
+const folds = new Map();
+/** What one character is to search: NFKC, then VARIANTS, white space removed
+ *  (searchtext.fold_char: the same function, tested on every BMP character). */
+export function foldChar(c) {
+  let f = folds.get(c);
+  if (f === undefined) {
+    f = '';
+    if (!WS1.test(c)) for (const x of c.normalize('NFKC')) if (!WS1.test(x)) f += VARIANTS[x] ?? x;
+    folds.set(c, f);
+  }
+  return f;
+}
+
+/** `s` as search compares it: every character folded, white space gone (searchtext.fold). */
+export function fold(s) {
+  let out = '';
+  for (const c of String(s ?? '')) out += foldChar(c);
+  return out;
+}
+
+// `text` folded and lower-cased, `sep` (a block boundary) kept as ' ', with where each
+// character of the result came from: [low, from, to] (from[i]..to[i] in `text`).
+export function foldMap(text, sep = null) {
+  let low = '';
+  const from = [], to = [];
+  let i = 0;
+  for (const c of text) {
+    const f = c === sep ? ' ' : foldChar(c);
+    for (const x of f) { low += lower1(x); from.push(i); to.push(i + c.length); }
+    i += c.length;
+  }
+  return [low, from, to];
+}
+
 /** A metadata value from its sealed word (searchtext.unseal). */
 export function unseal(word) {
   let out = '';
@@ -81,18 +121,23 @@ export function unseal(word) {
   return out;
 }
 
-/** The text of a shadow page's tokens, joined by spaces (searchtext.decode). */
-export function decode(content) {
+/** The text of a shadow page's tokens, joined by spaces (searchtext.decode); a block
+ *  boundary is `boundary`, a space printed inside a block ' '. */
+export function decode(content, boundary = ' ') {
   let out = '';
   for (const tok of String(content).split(' ')) {
     if (!tok) continue;
-    if (tok === SPACE) out += ' ';
+    if (tok === SPACE) out += boundary;
     else if (/^[a-z]/.test(tok)) {
       const astral = tok[0] === 'z';
       const c = astral ? String.fromCodePoint(0x10000 + int26(tok.slice(1, 6)))
         : String.fromCharCode(int26(tok.slice(0, 4)));
       out += tok.includes('^') ? c.toUpperCase() : c;
-    } else out += tok;
+      if (tok.endsWith(SPACED)) out += ' ';
+    } else {
+      const [c, ...rest] = tok;
+      out += c + (rest.join('') === SPACED ? ' ' : '');
+    }
   }
   return out;
 }
@@ -173,22 +218,36 @@ function occurrences(low, term, from = 0) {
   return { all, whole, at: later >= 0 ? later : firstWhole >= 0 ? firstWhole : first };
 }
 
-/** HTML: escaped text around `at` with every term in <mark>. */
-function excerpt(text, low, terms, at, around = 40) {
-  const s = Math.max(0, at - around);
-  const e = Math.min(text.length, at + (terms[0]?.length ?? 0) + around);
-  let out = '';
+const BLOCK = '\u0000';   // a block boundary in decoded text, shown as a space
+const shown = (s) => esc(s.replaceAll(BLOCK, ' '));
+
+/** HTML: escaped text around `at` (in `low`, from `foldMap`) with every term in <mark>
+ *  (no terms: the text from `at` on); shown as the page prints it, spaces and punctuation
+ *  included. */
+function excerpt(text, [low, from, to], terms, at, around = 40) {
+  if (!low.length || at >= low.length) return '';
+  const s = terms.length ? Math.max(0, at - around) : at;
+  const e = Math.min(low.length, terms.length ? at + terms[0].length + around : at + 2 * around);
+  let out = '', done = from[s];
   for (let i = s; i < e;) {
     const t = terms.find((x) => low.startsWith(x, i));
-    if (t) { out += `<mark>${esc(text.slice(i, i + t.length))}</mark>`; i += t.length; }
-    else { out += esc(text[i]); i++; }
+    const end = t ? i + t.length : i + 1;
+    if (to[end - 1] > done) {
+      out += shown(text.slice(done, from[i] > done ? from[i] : done));
+      const part = shown(text.slice(Math.max(from[i], done), to[end - 1]));
+      out += t ? `<mark>${part}</mark>` : part;
+      done = to[end - 1];
+    }
+    i = end;
   }
-  return (s > 0 ? '…' : '') + out + (e < text.length ? '…' : '');
+  return (s > 0 ? '…' : '') + out.trim() + (e < low.length ? '…' : '');
 }
 
-/** The query as the terms a page must contain: lower case, each once. */
+const foldLow = (s) => foldMap(s)[0];
+
+/** The query as the terms a page must contain: folded (`fold`), lower case, each once. */
 export function terms(query) {
-  return [...new Set(normText(query).toLowerCase().split(' ').filter(Boolean))];
+  return [...new Set(normText(query).split(' ').map(foldLow).filter(Boolean))];
 }
 
 const FACETS = ['year', 'region', 'agency', 'category', 'kind'];
@@ -249,16 +308,19 @@ async function matchPages(want) {
 }
 
 // The result for one page from its loaded data, or null when the text lacks a term.
+// With no terms (browsing) every page is a result, its excerpt the text after the heading.
 function shape(candidate, d, want) {
-  const text = decode(d.content);
-  const low = text.toLowerCase();
+  const text = decode(d.content, BLOCK);
+  const folded = foldMap(text, BLOCK);
+  const low = folded[0];
   const meta = Object.fromEntries(Object.entries(d.meta ?? {}).map(([k, v]) => [k, k === 'title' ? v : unseal(v)]));
-  const title = decode(meta.title ?? '');
+  const title = decode(meta.title ?? '', ' ');
+  const titleLow = foldLow(title);
   // The excerpt shows the first match after the page's heading when there is one: the
   // heading is shown anyway, and the lines above it name the agency on every page.
-  const heading = title ? low.indexOf(title.toLowerCase()) : -1;
-  const body = heading >= 0 ? heading + title.length : 0;
-  let count = 0, whole = 0, at = -1;
+  const heading = titleLow ? low.indexOf(titleLow) : -1;
+  const body = heading >= 0 ? heading + titleLow.length + 1 : 0;
+  let count = 0, whole = 0, at = want.length ? -1 : Math.min(body, low.length);
   for (const t of want) {
     const o = occurrences(low, t, body);
     if (!o.all) return null;   // the exact check: punctuation and spaces are not in the index
@@ -270,12 +332,12 @@ function shape(candidate, d, want) {
     id: candidate.res.id,
     url: String(d.raw_url ?? d.url).replace(/^\/+/, ''),
     title,
-    excerpt: excerpt(text, low, want, at),
+    excerpt: excerpt(text, folded, want, at),
     agency: meta.agency ?? null, year: meta.year ?? null, region: meta.region ?? null,
     kind: meta.kind ?? null, categories: meta.category ? meta.category.split('|') : [],
     budget: meta.budget ? Number(meta.budget) : null,
     count, whole,
-    inTitle: want.every((t) => title.toLowerCase().includes(t)),
+    inTitle: want.length > 0 && want.every((t) => titleLow.includes(t)),
     score: candidate.score,
   };
 }
@@ -357,4 +419,43 @@ export async function find(query, { loadAbove = 60 } = {}) {
   pages.sort((a, b) => (b.inTitle - a.inTitle) || (b.count - a.count) || (b.score - a.score)
     || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { total: pages.length, loaded: false, exact, pages };
+}
+
+/**
+ * Every searched page, for browsing without a query (filters and sorting on the search
+ * page): each with its facets (search-pages.json) in site order (newest year first, then
+ * region and agency, the agency year before its projects, then address); `load()`
+ * fetches its title, URL and the start of its text (`excerpt`, no <mark>).
+ * @returns {Promise<{total: number, loaded: boolean, exact: boolean, pages: Array<object>}>}
+ */
+export async function browse() {
+  const table = await facetTable();
+  let everything;
+  const results = () => {
+    everything ??= pagefind().then((pf) => pf.search(null))
+      .then((found) => new Map((found?.results ?? []).map((r) => [r.id, r])));
+    everything.catch(() => { everything = undefined; });
+    return everything;
+  };
+  const pages = [...table].map(([id, facets], order) => {
+    let loading;
+    return {
+      id, ...facets, order, count: 0, whole: 0, inTitle: false, score: 0, url: null,
+      load: () => (loading ??= results().then((all) => {
+        const res = all.get(id);
+        return res ? res.data().then((d) => shape({ res, score: 0 }, d, [])) : null;
+      })),
+    };
+  });
+  const rank = (key) => {
+    const values = [...new Set(pages.map((p) => p[key]))];
+    return new Map(values.map((v) => [v, key === 'year' ? -Number(v) : v]));
+  };
+  const years = rank('year');
+  const cmp = (a, b) => (a < b ? -1 : a > b ? 1 : 0);
+  pages.sort((a, b) => cmp(years.get(a.year), years.get(b.year))
+    || String(a.region ?? '').localeCompare(String(b.region ?? ''), 'zh-CN')
+    || String(a.agency ?? '').localeCompare(String(b.agency ?? ''), 'zh-CN')
+    || (b.kind === '部门') - (a.kind === '部门') || a.order - b.order);
+  return { total: pages.length, loaded: false, exact: true, pages };
 }
