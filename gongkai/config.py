@@ -209,6 +209,22 @@ def contact(ctx: Ctx, node: Node, key: str) -> Optional[dict]:
     return None if values is None else {name: value for name, value in values.items() if value}
 
 
+LICENSE_KEYS = ("name", "title", "path")
+
+
+def data_license(ctx: ConfigCtx, node: Node, key: str) -> Optional[dict]:
+    """The open data's licence, as datapackage.json states it (Frictionless `licenses`)."""
+    values = _settings(ctx, node, key, {name: (text, False) for name in LICENSE_KEYS})
+    if values is None:
+        return None
+    values = {name: values[name] for name in LICENSE_KEYS if values.get(name)}
+    if values and not ({"name", "path"} & set(values)):
+        ctx.error(node, key, "许可需要 name（如 CC-BY-4.0）或 path（许可全文的网址）",
+                  hint="例如 name: CC-BY-4.0，path: https://creativecommons.org/licenses/by/4.0/")
+        return None
+    return values
+
+
 # --- the settings --------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -228,6 +244,7 @@ class Config:
     column_name: str = field(default="", metadata={"read": text})
     column_type: str = field(default="", metadata={"read": text})     # 政府网站 meta ColumnType
     site_url: str = field(default="", metadata={"read": site_url})    # sitemap.xml, robots.txt, 404.html
+    data_license: dict = field(default_factory=dict, metadata={"read": data_license})  # datapackage.json
     root: Path = Path(".")          # folder holding site_config.yaml (not a setting)
 
     @property

@@ -286,6 +286,7 @@ class YearOutline:
         year, ident = self.year, self.ident
         return ([urls.year_page(year, ident)] + [urls.project_page(year, ident, s) for s in self.slugs]
                 + [urls.original(year, ident, f) for f in self.originals]
+                + [urls.extracted_page(year, ident, f) for f in self.originals if urls.is_extracted(f)]
                 + list(urls.year_data(year, ident).values()))
 
 

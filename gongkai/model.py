@@ -186,6 +186,9 @@ class Original:
     file: str
     title: str
     note: Optional[str] = None
+    # Pages of the file before its printed page 1 (a cover, an unnumbered 目录): the
+    # printed page N is page N + page_offset of the PDF.
+    page_offset: Optional[int] = field(default=None, metadata=FORM)
 
 
 @dataclass(frozen=True)

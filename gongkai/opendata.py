@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterable, Optional
 from . import urls
 from .derive import ProjectFacts, YearFacts, YearOutline
 from .model import AgencyYear, Amount
-from .values import decimal_text
+from .values import decimal_text, in_yuan
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 NEUTRALISED = ("CSV 文件中以 =、+、-、@、制表符或回车开头的文字单元格前加了一个英文单引号（'），"
@@ -56,6 +56,10 @@ PROJECT_COLUMNS = AGENCY_COLUMNS + [
     Column("预算数", "number", "预算数（原文）", "pf.project.budget"),
     Column("其中：财政资金", "number", "财政资金（原文）", "pf.project.fiscal"),
     Column("其他资金", "number", "其他资金（原文；空表示未填写，不是零）", "pf.project.other"),
+    Column("预算数（元，派生）", "number", "预算数按单位折算为元（派生）；单位未注明或不是 元、千元、万元、亿元 时为空",
+           "in_yuan(pf.project.budget, pf.unit)"),
+    Column("其中：财政资金（元，派生）", "number", "财政资金按单位折算为元（派生）", "in_yuan(pf.project.fiscal, pf.unit)"),
+    Column("其他资金（元，派生）", "number", "其他资金按单位折算为元（派生）", "in_yuan(pf.project.other, pf.unit)"),
     Column("资金用途", "string", "资金用途（原文）", "pf.project.purpose"),
     Column("资金支出计划", "string", "资金支出计划（原文，按期间依次列出，格式“期间：数值”，以“；”分隔，空白单元格记为“（空白）”）",
            "_plan_text(pf)"),
@@ -119,7 +123,7 @@ def site_wide_paths() -> list[str]:
 
 
 def site_wide_data(years: list[YearOutline], read: Callable[[str], bytes], title: str,
-                   resources: Optional[list[list[dict]]] = None) -> dict[str, bytes]:
+                   resources: Optional[list[list[dict]]] = None, license: Optional[dict] = None) -> dict[str, bytes]:
     """The site-wide files of `data/` (joined CSVs, table schemas, data package). `read(path)`
     gives an agency year's own data file; `resources` (one `year_resources` list per agency
     year) saves reading their JSON again: the build's workers compute them, so the main
@@ -133,7 +137,7 @@ def site_wide_data(years: list[YearOutline], read: Callable[[str], bytes], title
     if resources is None:
         resources = [year_resources(y, {path: read(path) for path in urls.year_data(y.year, y.ident).values()})
                      for y in years]
-    files[urls.DATA_PACKAGE] = datapackage(files, resources, title)
+    files[urls.DATA_PACKAGE] = datapackage(files, resources, title, license)
     return files
 
 
@@ -188,6 +192,8 @@ def _derived_project(facts: YearFacts, project: ProjectFacts) -> dict:
         "position": project.index,
         "page": urls.project_page(facts.year.year, facts.year.agency.ident, project.slug),
         "plan_kind": project.plan_kind,
+        "in_yuan": {key: plain(in_yuan(getattr(project.project, key), project.unit))
+                    for key in ("budget", "fiscal", "other")},
         "plan_percent_of_budget": [plain(row.percent) for row in project.plan],
         "indicators": [{"level1": row.level1, "level2": row.level2,
                         "parsed": plain(row.parsed), "parsed_by": row.parsed_by}
@@ -301,7 +307,7 @@ PARSED_BY = {"editor": "编辑给定", "parser": "程序解析"}
 def _row_function(columns: list[Column], params: str) -> Callable[..., list]:
     """One function that lists a row's values, compiled once from the columns' expressions:
     a call per cell cost twice as much as writing the rows."""
-    namespace = {"_plan_text": _plan_text, "_fields_text": _fields_text, "_more_text": _more_text,
+    namespace = {"_plan_text": _plan_text, "_fields_text": _fields_text, "_more_text": _more_text, "in_yuan": in_yuan,
                  "PARSED_BY": PARSED_BY, "urls": urls}
     exec(f"def row({params}):\n    return [{', '.join(c.value for c in columns)}]\n", namespace)
     return namespace["row"]
@@ -378,7 +384,8 @@ def year_resources(year: AgencyYear | YearOutline, files: dict[str, bytes], reme
     ]
 
 
-def datapackage(files: dict[str, bytes], per_year: list[list[dict]], title: str) -> bytes:
+def datapackage(files: dict[str, bytes], per_year: list[list[dict]], title: str,
+                license: Optional[dict] = None) -> bytes:
     """`datapackage.json` describing every other file of data/ (Frictionless Data Package v1):
     the site-wide files in `files`, then each agency year's (`year_resources`)."""
     resources = [
@@ -396,6 +403,8 @@ def datapackage(files: dict[str, bytes], per_year: list[list[dict]], title: str)
                         "列名带“（派生）”的内容由系统计算，非原文内容。" + NEUTRALISED),
         "resources": resources,
     }
+    if license:    # site_config.yaml `data_license`: the terms the publisher gives the data under
+        package["licenses"] = [license]
     # Compact: json's C encoder (indent would take the pure-Python one; at 10,000 projects
     # the package is megabytes).
     return (json.dumps(package, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")

@@ -185,7 +185,7 @@ class Site:
 
     def site_wide_data(self, years: list[YearOutline], read: Callable[[str], bytes],
                        resources: Optional[list[list[dict]]] = None) -> dict[str, bytes]:
-        return opendata.site_wide_data(years, read, self.config.title, resources)
+        return opendata.site_wide_data(years, read, self.config.title, resources, self.config.data_license)
 
 
 def ranked(results: list[YearResult]) -> list[YearResult]:

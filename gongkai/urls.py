@@ -73,6 +73,18 @@ def original(year: int, ident: str, file: str) -> str:
 
 
 ORIGINALS_FROM_YEAR_PAGE = "originals/"   # where the agency-year page finds its originals
+# An original that is a text extracted from the published file, not the file itself. A
+# server that sends no charset shows its UTF-8 as mojibake, so it is also shown as a page.
+EXTRACTED_SUFFIXES = (".txt",)
+
+
+def is_extracted(file: str) -> bool:
+    return file.lower().endswith(EXTRACTED_SUFFIXES)
+
+
+def extracted_page(year: int, ident: str, file: str) -> str:
+    """The page showing an extracted-text original (`originals/x.txt.html`)."""
+    return original(year, ident, file) + ".html"
 # Names in an agency year's folder that are not project pages: no project may take them.
 YEAR_FOLDER_NAMES = ("index.html", "originals")
 

@@ -665,7 +665,8 @@ DOCUMENT = record(Document, {
     "title": (text, False), "status": (text, False), "compiler": (text, False),
     "reviewer": (text, False), "published": (date, False), "toc_printed": (boolean, False)},
     with_pos=False)
-ORIGINAL = record(Original, {"file": (text, True), "title": (text, True), "note": (text, False)},
+ORIGINAL = record(Original, {"file": (text, True), "title": (text, True), "note": (text, False),
+                             "page_offset": (integer, False)},
                   with_pos=False)
 UNPLACED = record(Unplaced, {"line": (integer, True), "text": (text, True)}, with_pos=False)
 def unit(ctx: Ctx, node: Node, key: str) -> Optional[str]:

@@ -148,6 +148,21 @@ def has_measure(printed: Optional[str]) -> bool:
     return bool(printed and re.search(r"\d", printed))
 
 
+# Amount units whose value in yuan is known (search sorts by it; open data derives it).
+YUAN = {"元": Decimal(1), "千元": Decimal(1000), "万元": Decimal(10000), "亿元": Decimal(100000000)}
+
+
+def in_yuan(value: Optional[Decimal], unit: Optional[str]) -> Optional[Decimal]:
+    """A printed amount in yuan (derived), or None when the unit is unknown or missing."""
+    return value * YUAN[unit] if value is not None and unit in YUAN else None
+
+
+def grouped(value: Optional[Decimal]) -> Optional[str]:
+    """A derived number with digit grouping for readers (12,345.00); printed amounts are
+    shown as printed, never through this."""
+    return None if value is None else format(value, ",f")
+
+
 def decimal_text(value: Decimal) -> str:
     """A number as printed digits, never in E notation (`str(Decimal("0.0000001"))` is `1E-7`)."""
     return format(value, "f")

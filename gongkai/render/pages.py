@@ -12,6 +12,7 @@ import jinja2
 from .. import jsonld, urls
 from ..config import Config
 from ..history import FileDates
+from ..values import grouped
 from ..derive import ProjectFacts, YearFacts, YearOutline
 from ..errors import Problem, relpath
 from .fast_jinja import make_env
@@ -40,6 +41,9 @@ def template_problem(exc: Exception, templates: Path) -> Problem:
     return Problem(relpath(Path(where.filename)) if where else str(templates),
                    where.lineno if where else 1, 1, f"模板错误：{exc}")
 
+
+
+CHINA = datetime.timezone(datetime.timedelta(hours=8))
 
 
 def _iso(day: Optional[datetime.date]) -> Optional[str]:
@@ -99,13 +103,18 @@ class Renderer:
             view, source = original_view(self.config, year, original)
             originals.append(view)
             out.copy(source, urls.original(year.year, ident, original.file), owner)
+            if view["extracted"]:
+                self._extracted_page(out, year, view, source,
+                                     entry_date(year.document.published, self.dates.get(year.source)))
         heading = f"{year.agency.name} {year.year} 年部门预算绩效目标"
         by_project = {id(pf.project): pf for pf in facts.projects}
+        # Each project's view, once: its own page and the agency year's print-only copy of its tables.
+        views = {id(pf.project): project_view(pf, originals) for pf in facts.projects}
         parts = [{"id": f"part-{n}", "number": part.number, "title": part.title,
                   "html": markdown(self.md, part.text, root, 2),
                   "sections": sections_view(self.md, part.sections, f"part-{n}", 0, root),
                   "projects": [{"href": urls.project_from_year(by_project[id(p)].slug),
-                                "text": (p.number or "") + p.title} for p in part.projects]}
+                                "text": (p.number or "") + p.title, "view": views[id(p)]} for p in part.projects]}
                  for n, part in enumerate(year.parts, 1)]
         projects = [{"href": urls.project_from_year(pf.slug), "number": pf.project.number or str(pf.index),
                      "code": pf.project.code, "name": pf.project.name or pf.project.title,
@@ -116,7 +125,7 @@ class Renderer:
             "given": year.given, "site_date": _iso(self.dates[year.source].first) if year.source in self.dates else None, "has_codes": any(p.code for p in year.projects),
             "year": year.year, "preamble": markdown(self.md, year.preamble, root, 1),
             "toc": toc_view(facts, originals), "toc_printed": year.document.toc_printed,
-            "parts": parts, "projects": projects, "total": amount(facts.total_budget),
+            "parts": parts, "projects": projects, "total": grouped(facts.total_budget),
             "notes": list(facts.notes), "unplaced": year.unplaced, "originals": originals,
             "data": data_view(year, data, root),
         }
@@ -128,14 +137,35 @@ class Renderer:
                    search=search_facets(year, "部门", facts.total_budget, year.unit))
         for i, pf in enumerate(facts.projects):
             self._project(out, facts, pf, facts.projects[i - 1] if i else None,
-                          facts.projects[i + 1] if i + 1 < len(facts.projects) else None, originals, published)
+                          facts.projects[i + 1] if i + 1 < len(facts.projects) else None, originals, published,
+                          views[id(pf.project)])
+
+    def _extracted_page(self, out: Output, year, original: dict, source: Path,
+                        published: Optional[datetime.date]) -> None:
+        """`originals/x.txt.html`: an extracted-text original shown as a page, so that it
+        reads as UTF-8 whatever charset the server sends for `.txt`."""
+        path = urls.extracted_page(year.year, year.agency.ident, original["file"])
+        data = source.read_bytes()
+        try:
+            text, exact = data.decode("utf-8"), True
+        except UnicodeDecodeError:
+            text, exact = data.decode("utf-8", errors="replace"), False
+        title = f"提取文本：{original['title']}"
+        crumbs = self._year_crumbs(year.year) + [(year.agency.name, urls.year_page(year.year, year.agency.ident)),
+                                                 (title, None)]
+        frame = page_view(path, title, crumbs, pub_date=published, source=year.agency.name)
+        self._page(out, year.source, "extracted.html", path, frame,
+                   original=original, text=text.removeprefix("\ufeff"), exact=exact,
+                   download=urls.quote(original["file"]), back=urls.root_of(path) + urls.year_page(year.year, year.agency.ident),
+                   back_label=f"{year.agency.name} {year.year} 年部门预算绩效目标")
 
     @staticmethod
     def _year_crumbs(number: int) -> list[tuple[str, Optional[str]]]:
         return [("首页", urls.HOME), (f"{number} 年", f"{urls.HOME}#y{number}")]
 
     def _project(self, out: Output, facts: YearFacts, pf: ProjectFacts, prev: Optional[ProjectFacts],
-                 next_: Optional[ProjectFacts], originals: list[dict], published: datetime.date) -> None:
+                 next_: Optional[ProjectFacts], originals: list[dict], published: datetime.date,
+                 view: Optional[dict] = None) -> None:
         """`/{year}/{agency}/{project}/`: one 绩效目标表."""
         year = facts.year
         path = urls.project_page(year.year, year.agency.ident, pf.slug)
@@ -145,7 +175,7 @@ class Renderer:
                           self._year_crumbs(year.year) + [(year.agency.name, urls.year_page(year.year, year.agency.ident)),
                                                           (project_title(pf), None)],
                           pub_date=published, source=year.agency.name)
-        self._page(out, year.source, "project.html", path, frame, project=project_view(pf, originals), nav=nav,
+        self._page(out, year.source, "project.html", path, frame, project=view or project_view(pf, originals), nav=nav,
                    search=search_facets(year, "项目", pf.project.budget, pf.unit, pf.categories),
                    agency={"name": year.agency.name, "year": year.year, "href": urls.YEAR_FROM_PROJECT,
                            "count": len(facts.projects)})
@@ -190,7 +220,7 @@ class Renderer:
             for region in self.config.regions:
                 rows = [{"href": urls.year_page(y.year, y.ident), "name": y.agency.name,
                          "code": y.agency.code, "projects": len(y.slugs),
-                         "total": amount(y.total_budget), "unit": y.unit, "published": y.published}
+                         "total": grouped(y.total_budget), "unit": y.unit, "published": y.published}
                         for y in years if y.year == number and y.agency.region == region]
                 if rows:
                     regions.append({"name": region, "rows": rows})
@@ -224,13 +254,14 @@ class Renderer:
                     "date": _iso(entry_date(y.published, self.dates.get(y.source))),
                     "lastmod": _iso(_changed(y.published, self.dates.get(y.source))),
                     "summary": f"{y.agency.region} {y.agency.name}：{len(y.slugs)} 个项目"
-                               + (f"，预算合计 {amount(y.total_budget)}{' ' + y.unit if y.unit else ''}" if y.total_budget is not None else "") + "。",
+                               + (f"，预算合计（派生）{grouped(y.total_budget)}{' ' + y.unit if y.unit else ''}" if y.total_budget is not None else "") + "。",
                     "projects": [urls.project_dir(y.year, y.ident, slug) for slug in y.slugs]}
                    for y in years]
         first = min((y.year for y in years), default=2000)
         # Atom requires the feed's `updated`: the newest entry's date; a site with none known
-        # says when it was built (SOURCE_DATE_EPOCH, else today), which is true of the feed.
-        built = self.epoch or datetime.date.today()
+        # says when it was built (SOURCE_DATE_EPOCH, else today in China, the zone the feed's
+        # dates are written in, so that the machine's time zone changes nothing).
+        built = self.epoch or datetime.datetime.now(CHINA).date()
         feed = {"id": f"tag:{domain},{first}:feed", "updated": (updated or built).isoformat(),
                 "lastmod": _iso(updated), "entries": entries,
                 "site_url": self.config.site_url}

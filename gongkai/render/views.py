@@ -22,7 +22,7 @@ from ..config import Config
 from ..history import FileDates
 from ..derive import ProjectFacts, YearFacts
 from ..model import FIELD_LABELS, STANDARD_COLUMNS, AgencyYear, Amount, Column, Field, Project, Section, TocEntry
-from ..values import decimal_text
+from ..values import YUAN, decimal_text
 
 SAFE_LINK_RE = re.compile(r"^(?:https?:|mailto:)", re.IGNORECASE)
 SCHEME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -82,7 +82,8 @@ def site_view(config: Config) -> dict:
     return {"title": config.title, "owner": config.owner, "contact": contact,
             "site_id_code": config.site_id_code, "icp": config.icp,
             "police_record": config.police_record, "site_domain": config.site_domain,
-            "column_name": config.column_name, "column_type": config.column_type}
+            "column_name": config.column_name, "column_type": config.column_type,
+            "site_url": config.site_url}   # the printed page's address (print.css)
 
 
 def page_view(path: str, title: str, crumbs: list[tuple[str, Optional[str]]], *,
@@ -107,7 +108,6 @@ def amount(value: Optional[Decimal]) -> Optional[str]:
 
 
 # Amount units search can sort by, in yuan (docs/search.md).
-YUAN = {"元": Decimal(1), "千元": Decimal(1000), "万元": Decimal(10000), "亿元": Decimal(100000000)}
 
 
 def search_facets(year: AgencyYear, kind: str, budget: Optional[Decimal], unit: str,
@@ -124,13 +124,12 @@ def search_facets(year: AgencyYear, kind: str, budget: Optional[Decimal], unit: 
 
 
 def page_link(originals: list[dict], page, prefix: str = "") -> Optional[str]:
-    """Link to a printed page of the (first) original: `#page=N` only where a PDF viewer reads it."""
-    if page is None or not originals:
+    """Link to a printed page in the first PDF original (`#page=N`, the printed number plus
+    the file's `page_offset`); None where no original has pages a link can open."""
+    pdf = next((o for o in originals if o["ext"] == "pdf"), None)
+    if page is None or pdf is None or not str(page).isdigit():
         return None
-    href = prefix + originals[0]["href"]
-    if originals[0]["ext"] == "pdf" and str(page).isdigit():
-        href += f"#page={page}"
-    return href
+    return f"{prefix}{pdf['href']}#page={int(page) + (pdf['page_offset'] or 0)}"
 
 
 def toc_view(facts: YearFacts, originals: list[dict]) -> list[dict]:
@@ -190,8 +189,11 @@ def original_view(config: Config, year: AgencyYear, original) -> tuple[dict, Pat
         digest = hashlib.file_digest(f, "sha256").hexdigest()
     ext = original.file.rsplit(".", 1)[-1].lower() if "." in original.file else ""
     size = f"{length:,} 字节" + (f"（{length / 1024:.1f} KB）" if length >= 1024 else "")
+    extracted = urls.is_extracted(original.file)
     return {"file": original.file, "title": original.title, "note": original.note,
             "href": urls.ORIGINALS_FROM_YEAR_PAGE + urls.quote(original.file), "ext": ext,
+            "extracted": extracted, "page_offset": original.page_offset,
+            "view_href": urls.ORIGINALS_FROM_YEAR_PAGE + urls.quote(original.file) + ".html" if extracted else None,
             "format": f"{FORMATS.get(ext, ext.upper() or '未知')}（.{ext}）" if ext else "未知",
             "size": size, "sha256": digest}, source
 
@@ -210,7 +212,11 @@ ZERO = Decimal(0)
 
 
 def chart_view(pf: ProjectFacts) -> Optional[dict]:
-    """An SVG bar chart of the cumulative spending plan; the table beside it is its text."""
+    """A bar chart of the cumulative spending plan; the table beside it is its text.
+
+    One bar per period, each under its label ("3 月底：30.00"), full length being the
+    budget (or 100 %). Geometry is in em (of the chart's text) and % (of its width), with
+    no viewBox: the labels follow the reader's text size and the bars fit any width."""
     points = pf.project.plan
     values = [p.value for p in points if p.value is not None]
     if not values:
@@ -219,17 +225,17 @@ def chart_view(pf: ProjectFacts) -> Optional[dict]:
               + ([Decimal(100)] if pf.plan_kind == "percent" else []))
     top = top if top > 0 else Decimal(1)
     unit = "%" if pf.plan_kind == "percent" else ("" if pf.plan_kind is None else pf.unit)
-    step, base, height = 72, 150, 110
+    pitch = Decimal("2.8")          # em from one bar's label to the next
     bars = []
     for i, p in enumerate(points):
-        x = 40 + i * step
         label = decimal_text(p.value) + unit if p.value is not None else "空白"
-        h = int((max(p.value, ZERO) / top * height).to_integral_value()) if p.value is not None else 0
-        bars.append({"x": x, "y": base - h, "w": 40, "h": h, "cx": x + 20,
-                     "label": label, "label_y": base - h - 6, "period": p.period})
+        share = (max(p.value, ZERO) / top * 100).quantize(Decimal("0.1")) if p.value is not None else ZERO
+        bars.append({"text_y": f"{i * pitch + Decimal('1.1')}em", "y": f"{i * pitch + Decimal('1.5')}em",
+                     "h": ".9em", "w": f"{decimal_text(share)}%", "label": label, "period": p.period})
     desc = "；".join(f"{p.period}：{b['label']}" for p, b in zip(points, bars))
-    return {"width": 40 + len(points) * step, "height": 180, "base": base, "bars": bars,
-            "title": "资金支出计划（累计）柱状图",
+    scale = "100%" if pf.plan_kind == "percent" else decimal_text(top) + (unit or "")
+    return {"height": f"{len(points) * pitch + Decimal('0.2')}em", "bars": bars, "scale": scale,
+            "title": "资金支出计划（累计）条形图",
             "desc": f"各期累计支出计划：{desc}。数据与上表相同。"}
 
 
@@ -343,7 +349,8 @@ def indicator_table(rows: tuple, columns: tuple[Column, ...], period: str) -> di
                 span = r.level2_span
             is_head = c.key in ("level1", "level2") or c.key == head or (head is None and n == 0)
             cells.append({"text": text or "", "span": span if span and span > 1 else None,
-                          "header": is_head, "scope": "row" if is_head else None})
+                          "header": is_head, "scope": "row" if is_head else None,
+                          "key": c.key or "more", "label": c.label})
         out_rows.append({"cells": cells, "parsed": parsed_text(r), "parsed_by": PARSED_BY.get(r.parsed_by or "")})
     return {"period": period, "columns": [c.label for c in columns], "rows": out_rows,
             "has_value": "value" in keys}

@@ -1,5 +1,5 @@
 // A page opened from a search result (…/index.html#highlight=<query>, written by
-// assets/search-page.js): the first match of the query in the page's main text is put in
+// assets/search-page.js; assets/settings.js loads this script only then): the first match of the query in the page's main text is put in
 // a <mark>, scrolled into view and focused (docs/search.md). Matching is search.js's:
 // folded (`fold`), case-insensitive, white space inside a block ignored, never across
 // blocks; what the index leaves out (<nav>, elements marked data-search-skip) is left out
@@ -70,10 +70,16 @@ function highlight(want, foldMap) {
   first.scrollIntoView({ block: 'center' });
 }
 
-if (location.hash.startsWith(PREFIX)) {
+// Loaded by assets/settings.js from the page's <head>: the page may not be parsed yet.
+function start() {
   (async () => {
     const query = decodeURIComponent(location.hash.slice(PREFIX.length));
     const { terms, foldMap } = await import('./search.js');
     highlight(terms(query), foldMap);
   })().catch(() => {});   // a malformed address: the page stays at its top
+}
+
+if (location.hash.startsWith(PREFIX)) {
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+  else start();
 }

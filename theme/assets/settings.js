@@ -29,6 +29,11 @@
 
   read();
   apply();
+  // The print date atop a printed page.
+  addEventListener("beforeprint", function () {
+    var d = document.getElementById("print-date");
+    if (d) d.textContent = "　打印日期：" + new Date().toLocaleDateString("zh-CN", { dateStyle: "long" });
+  });
 
   function ready() {
     var panel = document.getElementById("reading-settings");
@@ -94,3 +99,6 @@
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", ready);
   else ready();
 })();
+
+// Opened from a search result (#highlight=…): mark the match (docs/search.md).
+if (location.hash.indexOf("#highlight=") === 0) import(new URL("search-mark.js", document.currentScript.src).href);
