@@ -182,7 +182,8 @@ def test_no_query_and_no_index(page: Any, site_server: harness.StaticServer, sta
                                browser_log):
     """An empty query asks for one; a site without its index says search is unavailable."""
     page.goto(search_url(site_server))
-    page.wait_for_function("() => document.getElementById('search-status').textContent !== ''")
+    # The status reads 正在读取页面列表… while browse mode loads its list, then asks for a query.
+    page.wait_for_function("() => /请输入/.test(document.getElementById('search-status').textContent)")
     assert "请输入" in page.inner_text("#search-status")
     import shutil
     copy = tmp_path / "site"
