@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Optional
 
-from . import urls
+from . import measure, urls
 from .errors import NOTE, Problem
+from .measure import Tally
 from .model import Agency, AgencyYear, Indicator, ParsedValue, PlanPoint, Pos, Project
 from .validate import COMPARATORS, MAX_DIGITS, URL_SAFE_RE, name_key, windows_device
 from .values import has_measure, parse_value
@@ -45,6 +46,7 @@ class Row:
     level2_span: int
     parsed: Optional[ParsedValue]
     parsed_by: Optional[str]       # "editor" (from `parsed:` in YAML) or "parser"
+    measure: Optional[str] = None  # measurability class (measure.py); None: the row prints no indicator
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class ProjectFacts:
     categories: tuple[str, ...]    # canonical 一级指标 present, in order
     notes: tuple[str, ...]         # zh-CN consistency notes
     period_rows: tuple[Row, ...] = ()   # the 实施期 indicator table's rows
+    measure: Tally = Tally()   # measurability of rows + period_rows (derived)
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,7 @@ class YearFacts:
     total_budget: Optional[Decimal]
     notes: tuple[str, ...]         # zh-CN notes about the document as a whole
     problems: tuple[Problem, ...]  # every note with its position, for `check`
+    measure: Tally = Tally()   # its projects' measurability, pooled (derived)
 
 
 def _squash(text: Optional[str]) -> str:
@@ -102,8 +106,10 @@ def _rows(indicators: tuple[Indicator, ...]) -> tuple[Row, ...]:
                     break
                 span2 += 1
         parsed, by = (ind.parsed, "editor") if ind.parsed else (_reading(ind), "parser")
+        kind = (measure.classify(ind.value, parsed)
+                if measure.is_indicator(ind.level3, ind.description, ind.value) else None)
         rows.append(Row(ind, effective[i][0], effective[i][1], span1, span2, parsed,
-                        by if parsed else None))
+                        by if parsed else None, kind))
     return tuple(rows)
 
 
@@ -250,8 +256,9 @@ def _derive_year(year: AgencyYear) -> YearFacts:
             cat = CANONICAL_LEVEL1.get(row.level1, row.level1) if row.level1 else None
             if cat and cat not in categories:
                 categories.append(cat)
+        counted = measure.tally((r.measure, r.measure is not None) for r in period_rows + rows)
         facts.append(ProjectFacts(project, i, slug, unit, rows, kind, plan, tuple(categories),
-                                  tuple(n for n, _ in notes), period_rows))
+                                  tuple(n for n, _ in notes), period_rows, counted))
         located += notes
 
     budgets = [p.budget for p in projects if p.budget is not None]
@@ -260,7 +267,8 @@ def _derive_year(year: AgencyYear) -> YearFacts:
     problems = tuple(
         Problem(pos.file if pos else year.source, pos.line if pos else 1, pos.column if pos else 1,
                 message, NOTE) for message, pos in located)
-    return YearFacts(year, tuple(facts), total, tuple(doc_notes), problems)
+    return YearFacts(year, tuple(facts), total, tuple(doc_notes), problems,
+                     measure.total(pf.measure for pf in facts))
 
 
 @dataclass(frozen=True)
@@ -276,6 +284,10 @@ class YearOutline:
     total_budget: Optional[Decimal]
     slugs: tuple[str, ...]            # its project pages, in document order
     originals: tuple[str, ...]        # file names
+    measure: Tally = Tally()   # measurability of its indicator rows (derived)
+    # The method page's examples: (class, printed 指标值, project slug), the first few
+    # distinct values of each class in document order.
+    measure_examples: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def ident(self) -> str:
@@ -294,4 +306,23 @@ def outline(facts: YearFacts) -> YearOutline:
     year = facts.year
     return YearOutline(year.source, year.year, year.agency, year.unit, year.document.published,
                        facts.total_budget, tuple(pf.slug for pf in facts.projects),
-                       tuple(o.file for o in year.originals))
+                       tuple(o.file for o in year.originals), facts.measure, _examples(facts))
+
+
+EXAMPLES_PER_YEAR = 3   # per class: enough for the method page, small in a worker's answer
+
+
+def _examples(facts: YearFacts) -> tuple[tuple[str, str, str], ...]:
+    """The first EXAMPLES_PER_YEAR distinct printed values of each class, with their project."""
+    seen: dict[str, list[str]] = {}
+    out = []
+    for pf in facts.projects:
+        for row in pf.period_rows + pf.rows:
+            if row.measure is None:
+                continue
+            values = seen.setdefault(row.measure, [])
+            text = row.indicator.value or ""
+            if text not in values and len(values) < EXAMPLES_PER_YEAR:
+                values.append(text)
+                out.append((row.measure, text, pf.slug))
+    return tuple(out)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Optional
 
-from . import urls
+from . import measure, urls
 from .derive import ProjectFacts, YearFacts, YearOutline
 from .model import AgencyYear, Amount
 from .values import decimal_text, in_yuan
@@ -72,6 +72,12 @@ PROJECT_COLUMNS = AGENCY_COLUMNS + [
            "urls.project_page(f.year.year, f.year.agency.ident, pf.slug)"),
     Column("核对提示（派生）", "string", "系统核对原文得出的提示，非原文内容；多条以换行分隔",
            "'\\n'.join(pf.notes)"),
+    Column("可衡量指标数（派生）", "integer", "本表指标中“可衡量”（有数值和计量单位）的行数（派生，规则见网站“指标可衡量性说明”页）",
+           "pf.measure.measurable"),
+    Column("已归类指标数（派生）", "integer", "可衡量占比的分母：本表全部指标行（含实施期指标），不含“无法归类”的行和未印指标的空行（派生）",
+           "pf.measure.classified"),
+    Column("可衡量占比（%，派生）", "number", "可衡量指标数 ÷ 已归类指标数 × 100，保留一位小数；无已归类指标时为空（派生）",
+           "pf.measure.share"),
 ]
 # One row per printed indicator row: read from `f`, `pf`, the row number `n` and the derive.Row `r`.
 INDICATOR_COLUMNS = AGENCY_COLUMNS + [
@@ -96,6 +102,10 @@ INDICATOR_COLUMNS = AGENCY_COLUMNS + [
     Column("数值（派生）", "number", "从指标值读出的数值；无法唯一读出时为空", "r.parsed.number if r.parsed else None"),
     Column("计量单位（派生）", "string", "从指标值读出的计量单位", "r.parsed.unit if r.parsed else None"),
     Column("解析来源（派生）", "string", "“程序解析”或“编辑给定”", "PARSED_BY.get(r.parsed_by or '')"),
+    Column("可衡量性（派生）", "string",
+           "指标值的可衡量性分类（派生）：" + "、".join(k.label for k in measure.KINDS)
+           + "；空：该行未印指标（只有一级、二级指标）。规则见网站“指标可衡量性说明”页",
+           "MEASURE_LABELS.get(r.measure)"),
 ]
 
 
@@ -196,11 +206,22 @@ def _derived_project(facts: YearFacts, project: ProjectFacts) -> dict:
                     for key in ("budget", "fiscal", "other")},
         "plan_percent_of_budget": [plain(row.percent) for row in project.plan],
         "indicators": [{"level1": row.level1, "level2": row.level2,
-                        "parsed": plain(row.parsed), "parsed_by": row.parsed_by}
+                        "parsed": plain(row.parsed), "parsed_by": row.parsed_by,
+                        "measure": row.measure}
                        for row in project.rows],
+        **({"period_indicators": [{"measure": row.measure} for row in project.period_rows]}
+           if project.period_rows else {}),
+        "measurability": measurability(project.measure),
         "categories": list(project.categories),
         "notes": list(project.notes),
     }
+
+
+def measurability(t: measure.Tally) -> dict:
+    """A Tally as JSON: rows per class, the share's numerator and denominator, the share."""
+    return {"counts": {k.key: n for k, n in zip(measure.KINDS, t.counts)},
+            "not_indicators": t.ignored, "measurable": t.measurable, "classified": t.classified,
+            "share_percent": plain(t.share)}
 
 
 def agency_year_json(facts: YearFacts) -> bytes:
@@ -214,6 +235,7 @@ def agency_year_json(facts: YearFacts) -> bytes:
         "note": "derived 中的内容由系统根据原文计算，非原文内容。",
         "total_budget": plain(facts.total_budget),
         "notes": list(facts.notes),
+        "measurability": measurability(facts.measure),
     }
     # Compact separators keep json on its C encoder (indent forces the pure-Python one,
     # 15x slower: most of a 10,000-project build).
@@ -308,7 +330,7 @@ def _row_function(columns: list[Column], params: str) -> Callable[..., list]:
     """One function that lists a row's values, compiled once from the columns' expressions:
     a call per cell cost twice as much as writing the rows."""
     namespace = {"_plan_text": _plan_text, "_fields_text": _fields_text, "_more_text": _more_text, "in_yuan": in_yuan,
-                 "PARSED_BY": PARSED_BY, "urls": urls}
+                 "PARSED_BY": PARSED_BY, "urls": urls, "MEASURE_LABELS": measure.LABELS}
     exec(f"def row({params}):\n    return [{', '.join(c.value for c in columns)}]\n", namespace)
     return namespace["row"]
 

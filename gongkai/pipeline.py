@@ -67,6 +67,10 @@ def build(config_path: Path, output: Optional[str | Path], with_search: bool, fo
     except FileNotFoundError as exc:
         say(f"{exc.args[0]}: error: 找不到内容文件夹")
         return 1
+    if not site.history.known:   # a note, never an error: the site is built without them
+        say("note: 更正记录无法列出：" + ("这是浅克隆（shallow clone），没有完整的 git 历史"
+            if site.history.state == "shallow" else "内容不在 git 仓库中（或未安装 git）")
+            + "；网站照常生成，页面不列更正记录（hint: 检出完整的 git 历史后重新生成）")
     try:
         results, notes, pages = _build(site, files, target, stamp, with_search)
     except Stop as exc:
@@ -118,7 +122,7 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
         years = [r.outline for r in in_order]
         data = site.site_wide_data(years, lambda path: (staging / path).read_bytes(),
                                    [r.resources for r in in_order])
-        common, problems = site.common(years, data)
+        common, problems = site.common(years, data, lambda path: (staging / path).read_bytes())
         if common is None:
             raise Stop(problems)
         write.write_files(staging, common)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from . import history, opendata, parallel, urls, verify
+from . import corrections, history, opendata, parallel, urls, verify
 from .cache import ParseCache
 from .config import Config
 from .content import address_clashes, find_files, read_year
@@ -135,7 +135,12 @@ class Site:
     def __init__(self, config: Config, epoch: Optional[datetime.date], workers: int = 1, cache: bool = True):
         self.config, self.epoch, self.workers = config, epoch, workers
         content = os.path.relpath(config.content_dir, config.root)
-        self.renderer = Renderer(config, epoch, history.content_dates(config.root, content))
+        # One `git log` of content/: dates for every page, and the commits whose versions
+        # `corrections` compares (the pages' 更正记录 and the feed); `history.known` is False
+        # outside a git checkout or in a shallow one (the build says so and goes on).
+        self.history = history.read(config.root, content)
+        self.renderer = Renderer(config, epoch, self.history.dates, corrections.read(
+            config.root, self.history.dates, cache=config.root / ".cache" / "corrections" if cache else None))
         self.cache = ParseCache(config.root / ".cache" / "models") if cache else None
 
     def compile(self) -> list[Problem]:
@@ -174,11 +179,12 @@ class Site:
         """The agency years in site order: newest year first, then identifier."""
         return [r.outline for r in ranked(results)]
 
-    def common(self, years: list[YearOutline], data: dict[str, bytes]) -> tuple[Optional[Output], list[Problem]]:
+    def common(self, years: list[YearOutline], data: dict[str, bytes],
+               read: Optional[Callable[[str], bytes]] = None) -> tuple[Optional[Output], list[Problem]]:
         """The pages that list every agency year, the fixed pages, assets and the site-wide
-        `data`; or None and the problems."""
+        `data`; `read(path)` gives an agency year's own data file; or None and the problems."""
         try:
-            out = self.renderer.common(years, data)
+            out = self.renderer.common(years, data, read)
         except Exception as exc:
             return None, [template_problem(exc, self.renderer.templates)]
         return (None, out.problems) if out.problems else (out, [])
@@ -244,7 +250,7 @@ def render_site(config: Config, years: list[YearFacts], epoch: Optional[datetime
     for result in in_order:
         whole.merge(result.output)
     data = site.site_wide_data([r.outline for r in in_order], whole.files.__getitem__, [r.resources for r in in_order])
-    common, problems = site.common([r.outline for r in in_order], data)
+    common, problems = site.common([r.outline for r in in_order], data, whole.files.__getitem__)
     if common is None:
         return None, problems
     whole.merge(common)

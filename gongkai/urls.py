@@ -92,7 +92,14 @@ HOME = "index.html"
 SEARCH = "search/index.html"
 SITEMAP_PAGE = "sitemap/index.html"
 ACCESSIBILITY = "accessibility/index.html"
+MEASURABILITY = "indicators/method/index.html"   # how indicators are classed (measure.py)
 NOT_FOUND = "404.html"
+AGENCIES = "agencies/"
+
+
+def agency_page(ident: str) -> str:
+    """`agencies/{agency}/`: every year of one agency and what changed between them."""
+    return f"{AGENCIES}{ident}/index.html"
 SITEMAP_XML = "sitemap.xml"
 ROBOTS = "robots.txt"
 FEED = "feed.xml"

@@ -2,15 +2,18 @@
 from __future__ import annotations
 
 import datetime
+import json
 import re
 import traceback
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import jinja2
 
 from .. import jsonld, urls
 from ..config import Config
+from ..compare import compare
+from ..corrections import FileCorrections, feed_summary, page_view as corrections_view
 from ..history import FileDates
 from ..values import grouped
 from ..derive import ProjectFacts, YearFacts, YearOutline
@@ -18,7 +21,7 @@ from ..errors import Problem, relpath
 from .fast_jinja import make_env
 from .output import Output
 from .views import (amount, data_view, entry_date, make_markdown, markdown,
-                    original_view, page_view, project_title, project_view, search_facets,
+                    measure_view, original_view, page_view, project_title, project_view, search_facets,
                     sections_view, site_view, toc_view)
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -44,6 +47,7 @@ def template_problem(exc: Exception, templates: Path) -> Problem:
 
 
 CHINA = datetime.timezone(datetime.timedelta(hours=8))
+FEED_CORRECTIONS = 100   # correction entries in the feed, newest first
 
 
 def _iso(day: Optional[datetime.date]) -> Optional[str]:
@@ -60,9 +64,11 @@ class Renderer:
     method renders one group of pages into a new `Output`."""
 
     def __init__(self, config: Config, epoch: Optional[datetime.date],
-                 dates: Optional[dict[str, FileDates]] = None):
+                 dates: Optional[dict[str, FileDates]] = None,
+                 corrections: Optional[dict[str, FileCorrections]] = None):
         self.config, self.epoch = config, epoch
         self.dates = dates or {}     # content file -> when git first and last committed it
+        self.corrections = corrections or {}   # content file -> its 更正记录 (corrections.py)
         self.templates = site_folder(config, "templates")
         self.env = make_env(self.templates)
         self.md = make_markdown()
@@ -119,15 +125,19 @@ class Renderer:
         projects = [{"href": urls.project_from_year(pf.slug), "number": pf.project.number or str(pf.index),
                      "code": pf.project.code, "name": pf.project.name or pf.project.title,
                      "budget": amount(pf.project.budget),
-                     "unit": pf.unit if pf.unit != year.unit else None} for pf in facts.projects]
+                     "unit": pf.unit if pf.unit != year.unit else None,
+                     "measure": views[id(pf.project)]["measure"]} for pf in facts.projects]
         view = {
             "heading": heading, "agency": year.agency, "document": year.document, "unit": year.unit,
+            "agency_href": root + urls.agency_page(ident),
             "given": year.given, "site_date": _iso(self.dates[year.source].first) if year.source in self.dates else None, "has_codes": any(p.code for p in year.projects),
             "year": year.year, "preamble": markdown(self.md, year.preamble, root, 1),
             "toc": toc_view(facts, originals), "toc_printed": year.document.toc_printed,
             "parts": parts, "projects": projects, "total": grouped(facts.total_budget),
             "notes": list(facts.notes), "unplaced": year.unplaced, "originals": originals,
             "data": data_view(year, data, root),
+            "corrections": corrections_view(self.corrections.get(year.source)),
+            "measure": measure_view(facts.measure, root + urls.MEASURABILITY),
         }
         published = entry_date(year.document.published, self.dates.get(year.source))
         frame = page_view(path, heading, self._year_crumbs(year.year) + [(year.agency.name, None)],
@@ -182,10 +192,14 @@ class Renderer:
 
     # --- the pages that list every agency year, fixed pages, assets ------------------------
 
-    def common(self, years: list[YearOutline], data: dict[str, bytes]) -> Output:
+    def common(self, years: list[YearOutline], data: dict[str, bytes],
+               read: Optional[Callable[[str], bytes]] = None) -> Output:
         """Everything but the agency-year pages: lists, feeds, the site-wide data files (`data`),
-        fixed pages, assets. `years` in site order."""
+        fixed pages, assets. `years` in site order. `read(path)` gives an agency year's own
+        data file, for the comparisons of an agency's years (without it, as in `check`, the
+        agency pages list the years only)."""
         out = Output()
+        self._agencies(out, years, read)
         # The lists change when an agency year is published: the newest known date.
         updated = max(filter(None, (entry_date(y.published, self.dates.get(y.source)) for y in years)),
                       default=None)
@@ -195,6 +209,8 @@ class Renderer:
         self._sitemap_page(out, years, data, updated)
         self._page(out, "templates/accessibility.html", "accessibility.html", urls.ACCESSIBILITY,
                    self._plain_frame(urls.ACCESSIBILITY, "无障碍声明", updated))
+        from .method import measurability_page   # indicators/method/: how indicators are classed
+        measurability_page(self, out, years, updated)
         # 404.html is served for a missing URL at any depth, so its links and stylesheet
         # cannot be relative: base.html gives it <base href> of the site's path (site_url).
         frame = page_view(urls.NOT_FOUND, "页面未找到", [("首页", urls.HOME), ("页面未找到", None)],
@@ -208,6 +224,29 @@ class Renderer:
         out.problems += out.conflicts()
         return out
 
+    def _agencies(self, out: Output, years: list[YearOutline], read: Optional[Callable[[str], bytes]]) -> None:
+        """`agencies/{agency}/`: every year of one agency (newest first) and, from its data
+        files, what changed from each year to the next (compare.py, all derived)."""
+        by_ident: dict[str, list[YearOutline]] = {}
+        for y in years:
+            by_ident.setdefault(y.ident, []).append(y)
+        for ident, group in by_ident.items():
+            path = urls.agency_page(ident)
+            root = urls.root_of(path)
+            comparisons = []
+            if read is not None and len(group) > 1:
+                data = {y.year: json.loads(read(urls.year_data(y.year, ident)["json"])) for y in group}
+                comparisons = [compare(data[older.year], data[newer.year]) for newer, older in zip(group, group[1:])]
+            name = group[0].agency.name
+            rows = [{"year": y.year, "href": root + urls.year_page(y.year, ident), "name": y.agency.name,
+                     "projects": len(y.slugs), "total": grouped(y.total_budget), "unit": y.unit} for y in group]
+            title = f"{name}：各年度预算绩效目标"
+            newest = max(filter(None, (entry_date(y.published, self.dates.get(y.source)) for y in group)), default=None)
+            frame = page_view(path, title, [("首页", urls.HOME), (title, None)],
+                              pub_date=newest, source=name)
+            self._page(out, "gongkai/compare.py", "agency.html", path, frame, rows=rows,
+                       comparisons=comparisons, root=root, compared=read is not None)
+
     def _plain_frame(self, path: str, title: str, updated: datetime.date) -> dict:
         return page_view(path, title, [("首页", urls.HOME), (title, None)],
                          pub_date=updated, source=self.config.owner)
@@ -220,7 +259,8 @@ class Renderer:
             for region in self.config.regions:
                 rows = [{"href": urls.year_page(y.year, y.ident), "name": y.agency.name,
                          "code": y.agency.code, "projects": len(y.slugs),
-                         "total": grouped(y.total_budget), "unit": y.unit, "published": y.published}
+                         "total": grouped(y.total_budget), "unit": y.unit, "published": y.published,
+                         "measure": measure_view(y.measure, urls.MEASURABILITY)}
                         for y in years if y.year == number and y.agency.region == region]
                 if rows:
                     regions.append({"name": region, "rows": rows})
@@ -229,7 +269,7 @@ class Renderer:
                           pub_date=updated, source=self.config.owner)
         self._page(out, "templates/home.html", "home.html", urls.HOME, frame, groups=groups,
                    data={"projects": urls.ALL_PROJECTS, "indicators": urls.ALL_INDICATORS,
-                         "package": urls.DATA_PACKAGE})
+                         "package": urls.DATA_PACKAGE, "method": urls.MEASURABILITY})
 
     def _sitemap_page(self, out: Output, years: list[YearOutline], data: dict[str, bytes],
                       updated: datetime.date) -> None:
@@ -257,13 +297,25 @@ class Renderer:
                                + (f"，预算合计（派生）{grouped(y.total_budget)}{' ' + y.unit if y.unit else ''}" if y.total_budget is not None else "") + "。",
                     "projects": [urls.project_dir(y.year, y.ident, slug) for slug in y.slugs]}
                    for y in years]
+        # 更正记录: an entry per commit that changed what an agency year prints, newest first
+        # (at most FEED_CORRECTIONS), linked to the correction on its page.
+        corrections = sorted(
+            ({"href": f"{urls.year_page(y.year, y.ident)}#{c.anchor}",
+              "title": f"更正：{y.agency.name} {y.year} 年部门预算绩效目标",
+              "id": f"tag:{domain},{c.day.isoformat()}:{y.year}/{y.ident}/corrections/{c.sha}",
+              "date": c.day.isoformat(),
+              "summary": feed_summary(c, f"{y.agency.name} {y.year} 年部门预算绩效目标")}
+             for y in years if y.source in self.corrections for c in self.corrections[y.source].items),
+            key=lambda e: (e["date"], e["id"]), reverse=True)[:FEED_CORRECTIONS]
+        newest = max(filter(None, [updated, corrections and datetime.date.fromisoformat(corrections[0]["date"])]),
+                     default=None)   # the feed's `updated`: its newest entry, a correction too
         first = min((y.year for y in years), default=2000)
         # Atom requires the feed's `updated`: the newest entry's date; a site with none known
         # says when it was built (SOURCE_DATE_EPOCH, else today in China, the zone the feed's
         # dates are written in, so that the machine's time zone changes nothing).
         built = self.epoch or datetime.datetime.now(CHINA).date()
-        feed = {"id": f"tag:{domain},{first}:feed", "updated": (updated or built).isoformat(),
-                "lastmod": _iso(updated), "entries": entries,
+        feed = {"id": f"tag:{domain},{first}:feed", "updated": (newest or built).isoformat(),
+                "lastmod": _iso(updated), "entries": entries, "corrections": corrections,
                 "site_url": self.config.site_url}
         for template, path in (("sitemap.xml", urls.SITEMAP_XML), ("robots.txt", urls.ROBOTS),
                                ("feed.xml", urls.FEED)):

@@ -17,7 +17,7 @@ from typing import Optional
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from .. import urls
+from .. import measure, urls
 from ..config import Config
 from ..history import FileDates
 from ..derive import ProjectFacts, YearFacts
@@ -261,7 +261,7 @@ def project_view(pf: ProjectFacts, originals: list[dict]) -> dict:
                "group_start": r.level1_span > 0, "level3": ind.level3,
                "description": ind.description, "value": ind.value, "basis": ind.basis,
                "parsed": parsed_text(r),
-               "parsed_by": PARSED_BY.get(r.parsed_by or "")}
+               "parsed_by": PARSED_BY.get(r.parsed_by or ""), "measure": measure.LABELS.get(r.measure)}
         if row["group_start"] or not groups:
             groups.append([row])
         else:
@@ -278,8 +278,17 @@ def project_view(pf: ProjectFacts, originals: list[dict]) -> dict:
         "page": p.toc.page if p.toc else None,
         "page_href": page_link(originals, p.toc.page if p.toc else None, "../"),
         "form": form_view(p, pf.unit, pf.rows, pf.period_rows),
+        "measure": measure_view(pf.measure, urls.root_of(urls.project_page(0, "a", "p")) + urls.MEASURABILITY),
     })
     return view
+
+
+def measure_view(tally: measure.Tally, method_href: str) -> dict:
+    """A derived measurable share for a page: `62.5%（10/16）`, the rows of each class
+    (those present), and the link to the method page."""
+    return {"text": tally.text(), "share": tally.share, "classified": tally.classified,
+            "counts": [{"label": k.label, "n": n} for k, n in zip(measure.KINDS, tally.counts) if n],
+            "href": method_href}
 
 
 # Known fields shown in the 项目基本信息 table of a form that names its own labels.
@@ -351,7 +360,8 @@ def indicator_table(rows: tuple, columns: tuple[Column, ...], period: str) -> di
             cells.append({"text": text or "", "span": span if span and span > 1 else None,
                           "header": is_head, "scope": "row" if is_head else None,
                           "key": c.key or "more", "label": c.label})
-        out_rows.append({"cells": cells, "parsed": parsed_text(r), "parsed_by": PARSED_BY.get(r.parsed_by or "")})
+        out_rows.append({"cells": cells, "parsed": parsed_text(r), "parsed_by": PARSED_BY.get(r.parsed_by or ""),
+                         "measure": measure.LABELS.get(r.measure)})
     return {"period": period, "columns": [c.label for c in columns], "rows": out_rows,
             "has_value": "value" in keys}
 

@@ -211,8 +211,9 @@ class LiveSite:
     def _render_common(self, results: list[YearResult]) -> tuple[Optional[Output], list[Problem]]:
         in_order = ranked(results)
         years = [r.outline for r in in_order]
-        data = self.site.site_wide_data(years, SiteFiles(in_order).read, [r.resources for r in in_order])
-        return self.site.common(years, data)
+        files = SiteFiles(in_order)
+        data = self.site.site_wide_data(years, files.read, [r.resources for r in in_order])
+        return self.site.common(years, data, files.read)
 
     def _check(self, results: list[YearResult], common: Output, scan_common: bool) -> list[Problem]:
         """The build's page checks: the agency years' own (done by the pipeline), the
@@ -230,7 +231,10 @@ class LiveSite:
                 if source not in self.results}
             scans = [r.scan for r in changed] + [r.scan for r in results
                                                   if r.links_out & touched and self.shown.get(r.source) is r]
-        later = (lambda target: False) if scan_common else common.owners.__contains__
+        # Without `scan_common`, links into the site-wide pages wait for them: those that
+        # exist, and an agency's page (agencies/…), which a new agency gets when they are made.
+        later = (lambda target: False) if scan_common else (
+            lambda target: target in common.owners or (target or "").startswith(urls.AGENCIES))
         content, others = settle_links(scans, files, lambda target: verify.page_ids(target, files.read(target)),
                                        later)
         templates = relpath(self.site.renderer.templates)
