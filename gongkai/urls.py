@@ -160,3 +160,25 @@ def root_of(path: str) -> str:
 def quote(path: str) -> str:
     """A site path as a URL: every segment percent-encoded (originals may have Chinese names)."""
     return "/".join(urllib.parse.quote(part) for part in path.split("/"))
+
+
+# --- the indicator explorer (render/explorer.py) ---------------------------------------------
+
+EXPLORER = "indicators/index.html"                 # every indicator, filtered in the browser
+EXPLORER_MANIFEST = "indicators/data/manifest.json"   # columns, facets, the list of parts
+EXPLORER_LIST = "indicators/list/index.html"       # the listing without JavaScript: its contents
+
+
+def explorer_part(n: int) -> str:
+    """Part `n` (from 1) of the explorer's rows: compact JSON, loaded one after another."""
+    return f"indicators/data/part-{n}.json"
+
+
+def explorer_region(year: int, region: int) -> str:
+    """The listing's directory of one year's region (`region`: its place in site_config, from 1)."""
+    return f"indicators/list/{year}-{region}.html"
+
+
+def explorer_list_page(year: int, region: int, n: int) -> str:
+    """Page `n` (from 1) of the listing of one year's region: every indicator, grouped by agency."""
+    return f"indicators/list/{year}-{region}-{n}.html"

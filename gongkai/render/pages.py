@@ -18,7 +18,9 @@ from ..history import FileDates
 from ..values import grouped
 from ..derive import ProjectFacts, YearFacts, YearOutline
 from ..errors import Problem, relpath
+from . import explorer
 from .fast_jinja import make_env
+from .method import measurability_page
 from .output import Output
 from .views import (amount, data_view, entry_date, make_markdown, markdown,
                     measure_view, original_view, page_view, project_title, project_view, search_facets,
@@ -209,8 +211,8 @@ class Renderer:
         self._sitemap_page(out, years, data, updated)
         self._page(out, "templates/accessibility.html", "accessibility.html", urls.ACCESSIBILITY,
                    self._plain_frame(urls.ACCESSIBILITY, "无障碍声明", updated))
-        from .method import measurability_page   # indicators/method/: how indicators are classed
-        measurability_page(self, out, years, updated)
+        measurability_page(self, out, years, updated)   # indicators/method/: how indicators are classed
+        explorer.pages(self, out, years, data)           # indicators/: every indicator, filtered in the browser
         # 404.html is served for a missing URL at any depth, so its links and stylesheet
         # cannot be relative: base.html gives it <base href> of the site's path (site_url).
         frame = page_view(urls.NOT_FOUND, "页面未找到", [("首页", urls.HOME), ("页面未找到", None)],
