@@ -254,6 +254,11 @@ class Config:
         return path if path.endswith("/") else path + "/"
 
     @property
+    def content_folder(self) -> str:
+        """content/ relative to the project root (as git and `AgencyYear.source` name it)."""
+        return os.path.relpath(self.content_dir, self.root)
+
+    @property
     def content_dir(self) -> Path:
         return self.root / "content"
 

@@ -52,14 +52,15 @@ def build(config_path: Path, output: Optional[str | Path], with_search: bool, fo
     if not config.content_dir.is_dir():
         say(f"{relpath(config.content_dir)}: error: 找不到内容文件夹 (hint: 在 site_config.yaml 所在的文件夹中建立 content/)")
         return 1
-    stamp = fingerprint(config, config_path, with_search)
+    known = history.read(config.root, config.content_folder)   # once: the fingerprint and the site
+    stamp = fingerprint(config, config_path, with_search, known)
     if not force and write.stamp_of(target) == stamp and write.intact(target):
         write.clean_stale(Path(os.path.abspath(target)))   # leftovers of a killed run go even now
         search.remove_stale_scratch(both=True)
         say(f"{target} 已是最新：上次生成以来输入没有变化（用 build.py build --force 可重新生成）")
         return 0
     try:
-        site = Site(config, source_date_epoch(), parallel.worker_count())
+        site = Site(config, source_date_epoch(), parallel.worker_count(), known=known)
         files = site.content_files()
     except ValueError as exc:
         say(f"error: {exc}")
@@ -166,14 +167,14 @@ def _index(staging: Path, site: Site, target: Path, shadows: search.ShadowPages)
         say(f"search index: {stats['reused']} of {stats['parts']} part(s) unchanged, taken from the previous build")
 
 
-def fingerprint(config, config_path: Path, with_search: bool) -> str:
+def fingerprint(config, config_path: Path, with_search: bool, known: history.History) -> str:
     """A hash of everything the output depends on: content and originals, their git dates,
     configuration, templates, theme, this program's code, SOURCE_DATE_EPOCH and the search switch.
     Paths enter relative to their folder, so two copies of one project agree."""
     digest = hashlib.sha256(f"search={with_search};epoch={os.environ.get('SOURCE_DATE_EPOCH', '')}".encode())
     digest.update(hashlib.sha256(config_path.read_bytes()).digest())
     # The pages say when git first and last committed each content file.
-    digest.update(history.digest(history.content_dates(config.root, os.path.relpath(config.content_dir, config.root))))
+    digest.update(history.digest(known.dates))
     folders = [config.content_dir, site_folder(config, "templates"), site_folder(config, "theme"),
                Path(__file__).parent]
     for n, folder in enumerate(folders):

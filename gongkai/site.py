@@ -14,7 +14,6 @@ line and column where it was written.
 from __future__ import annotations
 
 import datetime
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional
@@ -132,13 +131,14 @@ def _year_batch(job: YearJob, paths: list[Path]) -> list[YearResult]:
 class Site:
     """One site: its configuration, compiled templates and parse cache."""
 
-    def __init__(self, config: Config, epoch: Optional[datetime.date], workers: int = 1, cache: bool = True):
+    def __init__(self, config: Config, epoch: Optional[datetime.date], workers: int = 1, cache: bool = True,
+                 known: Optional[history.History] = None):
         self.config, self.epoch, self.workers = config, epoch, workers
-        content = os.path.relpath(config.content_dir, config.root)
-        # One `git log` of content/: dates for every page, and the commits whose versions
-        # `corrections` compares (the pages' 更正记录 and the feed); `history.known` is False
-        # outside a git checkout or in a shallow one (the build says so and goes on).
-        self.history = history.read(config.root, content)
+        # One `git log` of content/ (`known`, when the caller has read it already): dates for
+        # every page, and the commits whose versions `corrections` compares (the pages'
+        # 更正记录 and the feed); `history.known` is False outside a git checkout or in a
+        # shallow one (the build says so and goes on).
+        self.history = known if known is not None else history.read(config.root, config.content_folder)
         self.renderer = Renderer(config, epoch, self.history.dates, corrections.read(
             config.root, self.history.dates, cache=config.root / ".cache" / "corrections" if cache else None))
         self.cache = ParseCache(config.root / ".cache" / "models") if cache else None
