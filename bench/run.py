@@ -11,7 +11,10 @@ For each scale (project pages; default 1,000 and 10,000, or `BENCH_SCALE=1000,50
 3. at the largest scale, `build.py serve`: the time from writing one agency-year file to the
    changed project page being served (the "incremental" figure);
 4. page weight of one Gongkai project page (HTML + the CSS/JS it references, and the number
-   of references outside the site), and an estimate of what a first search transfers.
+   of references outside the site), and an estimate of what a first search transfers;
+5. the derived pages (indicator explorer and listing, method page, agency pages): files,
+   bytes, largest page and render time (bench/newpages.py), and the explorer's first load
+   in Chromium (tests/explorer_probe.py).
 
 Prints a Markdown table (median of the runs, min–max, peak memory) and, as its LAST LINE,
 exactly `ratios (N pages): gongkai/hugo=R1 gongkai/mkdocs=R2 incremental_ms=M` with N =
@@ -428,6 +431,29 @@ def measured_first_query(site: Path) -> Optional[dict]:
         return None
 
 
+def derived_pages_cost(config: Path, site: Path) -> Optional[dict]:
+    """Files, bytes, largest page and render seconds of the derived pages (bench/newpages.py),
+    in a child process so the benchmark itself stays small."""
+    proc = subprocess.run([str(PY), "-m", "bench.newpages", str(config), str(site)], cwd=REPO,
+                          capture_output=True, text=True, timeout=TIMEOUT)
+    if proc.returncode != 0:
+        log(f"derived pages not measured: {proc.stderr.strip().splitlines()[-1:] or proc.returncode}")
+        return None
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def explorer_first_load(site: Path) -> Optional[dict]:
+    """The indicator explorer's first load, measured in Chromium (tests/explorer_probe.py);
+    None when the browser tooling of `make test` is not installed."""
+    try:
+        sys.path.insert(0, str(REPO / "tests"))
+        from explorer_probe import first_load_cost
+        return first_load_cost(site)
+    except Exception as exc:
+        log(f"explorer first load not measured in a browser: {exc}")
+        return None
+
+
 def seed_serve(runs: int) -> Result:
     """`serve` on a copy of the repository's content: one agency-year change to the page."""
     project = OUT / "seed-project"
@@ -712,6 +738,8 @@ def bench_scale(scale: int, runs: int, seed: int, tools: set, hugo: Optional[str
         if page:
             extra["page_weight"] = page_weight(g_out, page)
             extra["largest_project_page"] = largest_project_page(g_out)
+        extra["new_pages"] = derived_pages_cost(config, g_out)
+        extra["explorer_load"] = explorer_first_load(g_out)
         log(f"{scale}: Gongkai rebuilds")
         source = project / manifest["sample"]["file"]
         original = source.read_bytes()
@@ -829,6 +857,25 @@ def table(scales: list[dict], runs: int) -> list[str]:
         w = s.get("largest_project_page")
         return f"{w['html_css_js'] / 1024:.1f} KB ({w['page']})" if w else "NA"
     row("largest project page, HTML+CSS+JS", largest)
+
+    def derived(s):
+        d = s.get("new_pages")
+        if not d:
+            return "NA"
+        return "; ".join(f"{label} {d[key]['html_pages']:,} pages + {d[key]['files'] - d[key]['html_pages']:,} data files, "
+                         f"{d[key]['bytes'] / 2**20:.1f} MB, largest page {d[key]['largest_html'] / 1024:.0f} KB, "
+                         f"render {fmt_s(d[key]['render_s'])}"
+                         for key, label in (("explorer", "explorer"), ("method", "method"), ("agencies", "agencies")))
+    row("derived pages: indicators/ explorer and listing, indicators/method/, agencies/ (render: in one process)", derived)
+
+    def explorer_load(s):
+        e = s.get("explorer_load")
+        if not e:
+            return "NA"
+        return (f"first rows {e['first_rows']['kb']:.0f} KB in {e['first_rows']['ms']} ms "
+                f"({e['first_rows']['requests']} requests); every part {e['complete']['kb']:.0f} KB in "
+                f"{e['complete']['ms']} ms ({e['complete']['requests']} requests)")
+    row("explorer first load in Chromium (uncompressed, local server)", explorer_load)
 
     def search_tx(s):
         t = s.get("search_transfer")

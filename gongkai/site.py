@@ -154,7 +154,10 @@ class Site:
     def content_files(self, paths: Optional[Iterable[Path]] = None) -> list[Path]:
         """The agency-year files under `paths` (default: content/). FileNotFoundError for a
         path that does not exist."""
-        return find_files(list(paths) if paths else [self.config.content_dir])
+        files = find_files(list(paths) if paths else [self.config.content_dir])
+        if not paths:   # the whole site: each agency's years, for the links between them
+            self.renderer.agency_years = urls.agency_years(self.config.content_dir, files)
+        return files
 
     def job(self, **options) -> YearJob:
         return YearJob(self.config, self.renderer, self.cache, **options)
@@ -240,6 +243,10 @@ def render_site(config: Config, years: list[YearFacts], epoch: Optional[datetime
     problems = site.compile()
     if problems:
         return None, problems
+    agencies: dict[str, set[int]] = {}
+    for facts in years:
+        agencies.setdefault(facts.year.agency.ident, set()).add(facts.year.year)
+    site.renderer.agency_years = {ident: tuple(sorted(found, reverse=True)) for ident, found in agencies.items()}
     job = site.job(keep=True)
     results = [render_year(job, facts, YearResult(config.root / facts.year.source)) for facts in years]
     problems = site.judge(results)

@@ -35,6 +35,21 @@ def agency_file_of(content_dir: Path, path: Path) -> Optional[Path]:
     return content_dir / parts[0] / f"{parts[1]}.yaml"
 
 
+def agency_years(content_dir: Path, files: list[Path]) -> dict[str, tuple[int, ...]]:
+    """Each agency's years, newest first, from where its files are (`content/{year}/{ident}.yaml`,
+    the place validation holds every file to): what an agency-year page needs to link the
+    agency's other years before any other file is read."""
+    found: dict[str, set[int]] = {}
+    for path in files:
+        try:
+            parts = path.relative_to(content_dir).parts
+        except ValueError:
+            continue
+        if len(parts) == 2 and is_year_folder(parts[0]) and parts[1].endswith(CONTENT_SUFFIXES):
+            found.setdefault(parts[1].rsplit(".", 1)[0], set()).add(int(parts[0]))
+    return {ident: tuple(sorted(years, reverse=True)) for ident, years in found.items()}
+
+
 def originals_folder(agency_file: Path, ident: Optional[str] = None) -> Path:
     """`content/2022/287001/` beside `content/2022/287001.yaml`: the agency year's originals
     (named by the agency's identifier, which placement checks to be the file's name)."""

@@ -7,11 +7,18 @@ import html
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
+import harness
 from gongkai.compare import compare, marked
 from gongkai.config import load_config
 from gongkai.site import load, render_site
+from test_accessibility import (AXE_RUNS, WIDTHS, axe_problems, mode_problems, open_settings,
+                                overflow_problems, with_mode)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "agency-years"
 
@@ -54,10 +61,16 @@ def test_the_comparison_shows_the_known_changes(tmp_path):
 
 
 def test_agency_year_pages_link_the_agency_over_the_years(tmp_path):
+    """And its other years, newest first; a one-year agency's page names none."""
     files = built(tmp_path)
     for year in (2021, 2022):
         page = files[f"{year}/100001/index.html"].decode("utf-8")
         assert '<a href="../../agencies/100001/index.html">本部门各年度与逐年对比</a>' in page
+    # Each year's page links the agency's other years directly.
+    assert ('本部门其他年度：<a href="../../2021/100001/index.html">2021 年</a>'
+            in files["2022/100001/index.html"].decode("utf-8"))
+    assert ('本部门其他年度：<a href="../../2022/100001/index.html">2022 年</a>'
+            in files["2021/100001/index.html"].decode("utf-8"))
 
 
 def test_an_agency_with_one_year_has_no_comparison(tmp_path):
@@ -70,6 +83,7 @@ def test_an_agency_with_one_year_has_no_comparison(tmp_path):
     assert out is not None, problems
     text = text_of(out.files["agencies/100001/index.html"])
     assert "本部门目前只有一个年度，没有可对比的年度。" in text and "对比（派生）" not in text
+    assert "本部门其他年度" not in out.files["2022/100001/index.html"].decode("utf-8")
 
 
 def test_compare_matches_by_code_then_name_and_marks_text():
@@ -86,3 +100,34 @@ def test_compare_matches_by_code_then_name_and_marks_text():
     left, right = marked("甲乙丙", "甲丙丁")
     assert left == [("same", "甲"), ("del", "乙"), ("same", "丙")]
     assert right == [("same", "甲"), ("same", "丙"), ("ins", "丁")]
+
+
+# --------------------------------------------------------------------------- accessibility
+
+@pytest.fixture(scope="module")
+def fixture_site(tmp_path_factory) -> Path:
+    """The two-year fixture built by `build.py build --no-search`, as a reader gets it."""
+    root = tmp_path_factory.mktemp("agency-years") / "p"
+    shutil.copytree(FIXTURE, root)
+    proc = subprocess.run([sys.executable, str(harness.REPO_ROOT / "build.py"), "build", "--no-search",
+                           "--config", str(root / "site_config.yaml"), "--output", str(root / "_site")],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return root / "_site"
+
+
+@pytest.mark.parametrize("mode,width", AXE_RUNS, ids=[f"{m}-{w}" for m, w in AXE_RUNS])
+def test_axe_on_the_comparison_in_each_mode(new_page, static_server, fixture_site, mode, width):
+    """The comparison (marked goals, change lists, tables) and the agency-year pages that
+    link the other year: zero axe violations and no sideways scrolling in every reading mode."""
+    server = static_server(fixture_site, csp=True)
+    page = with_mode(new_page(WIDTHS[width]), mode)
+    failures = {}
+    for path in ("agencies/100001/index.html", "2022/100001/index.html", "2021/100001/index.html"):
+        page.goto(server.url_for(path))
+        problems = mode_problems(page, mode)
+        open_settings(page)
+        problems += axe_problems(page, contrast_7=width == "1280") + overflow_problems(page)
+        if problems:
+            failures[path] = problems
+    assert not failures, failures

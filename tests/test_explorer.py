@@ -4,7 +4,8 @@ Every answer is checked against an independent computation over the built
 `data/indicators.csv` (parsed here with Python's csv module; project pages joined from
 `data/projects.csv`): "满意度 targets below 90 %" and "indicators with no measurable value",
 with JavaScript (the explorer's table, its URL state and its CSV download) and without
-(the listing pages hold every row). axe on the new pages at 360 and 1280 px; a generated
+(the listing pages hold every row). axe on the new pages at 360 and 1280 px in every
+reading mode; a generated
 1,000-project site keeps every part and listing page within its budget.
 """
 from __future__ import annotations
@@ -23,7 +24,8 @@ from pathlib import Path
 import pytest
 
 import harness
-from test_accessibility import WIDTHS, axe_problems, overflow_problems
+from test_accessibility import (AXE_RUNS, WIDTHS, axe_problems, mode_problems, open_settings,
+                                overflow_problems, with_mode)
 
 EXPLORER = "indicators/index.html"
 # Where the explorer's 任意文字 looks (docs/explorer.md).
@@ -290,17 +292,23 @@ def _norm(path: str) -> str:
 # --------------------------------------------------------------------------- accessibility
 
 
-@pytest.mark.parametrize("width", ["360", "1280"])
-def test_axe_on_the_explorer_pages(new_page, site_server, site_dir, width):
-    page = new_page(WIDTHS[width])
-    pages = [EXPLORER, "indicators/list/index.html"] + sorted(
-        p.relative_to(site_dir).as_posix() for p in (site_dir / "indicators" / "list").glob("*.html"))[:3]
+@pytest.mark.parametrize("mode,width", AXE_RUNS, ids=[f"{m}-{w}" for m, w in AXE_RUNS])
+def test_axe_on_the_new_pages_in_each_mode(new_page, site_server, site_dir, mode, width):
+    """The explorer with a filter applied and its results shown, the listing's pages, the
+    method page and an agency page: zero axe violations and no sideways scrolling in every
+    reading mode (settings panel open, as tests/test_accessibility.py does for every page)."""
+    page = with_mode(new_page(WIDTHS[width]), mode)
+    pages = [EXPLORER, "indicators/list/index.html", "indicators/method/index.html", "agencies/287001/index.html"] + sorted(
+        p.relative_to(site_dir).as_posix() for p in (site_dir / "indicators" / "list").glob("*.html"))[:2]
     failures = {}
     for path in pages:
         page.goto(site_server.url_for(path) + ("?q=满意度" if path == EXPLORER else ""))
         if path == EXPLORER:
             page.wait_for_selector("#explorer[data-state=ready]")
-        problems = axe_problems(page, contrast_7=width == "1280") + overflow_problems(page)
+            assert page.locator("#ex-rows tr").count() > 0
+        problems = mode_problems(page, mode)
+        open_settings(page)
+        problems += axe_problems(page, contrast_7=width == "1280") + overflow_problems(page)
         if problems:
             failures[path] = problems
     assert not failures, failures

@@ -289,6 +289,15 @@ def test_incremental_changes_equal_clean_builds(tmp_path):
     assert "保险费" in (tmp_path / "_site" / "2019" / "287002" / "index.html").read_text(encoding="utf-8")
     assert_same_as_clean_build(site)
 
+    # The 2020 file back beside 2019: one agency, two years; the unchanged 2019 page now
+    # links 2020 too.
+    source.write_text(text, encoding="utf-8")
+    shutil.copytree(moved / "287002", tmp_path / "content" / "2020" / "287002")
+    assert not [p for p in live.rebuild({source.resolve()}) if p.is_error]
+    assert '<a href="../../2020/287002/index.html">2020 年</a>' in (
+        tmp_path / "_site" / "2019" / "287002" / "index.html").read_text(encoding="utf-8")
+    assert_same_as_clean_build(site)
+
 
 def test_serve_runs_the_builds_page_checks(tmp_path):
     """D10 in serve: a Markdown link to a file the site does not have is refused as the build

@@ -75,6 +75,9 @@ class Renderer:
         self.env = make_env(self.templates)
         self.md = make_markdown()
         self.site_info = site_view(config)
+        # agency identifier -> its years (urls.agency_years), set by the pipeline once the
+        # content files are listed: each agency-year page links the agency's other years.
+        self.agency_years: dict[str, tuple[int, ...]] = {}
 
     def compile(self) -> None:
         """Compile the templates now (forked build workers inherit them compiled); raises
@@ -132,6 +135,8 @@ class Renderer:
         view = {
             "heading": heading, "agency": year.agency, "document": year.document, "unit": year.unit,
             "agency_href": root + urls.agency_page(ident),
+            "other_years": [{"year": other, "href": root + urls.year_page(other, ident)}
+                            for other in self.agency_years.get(ident, ()) if other != year.year],
             "given": year.given, "site_date": _iso(self.dates[year.source].first) if year.source in self.dates else None, "has_codes": any(p.code for p in year.projects),
             "year": year.year, "preamble": markdown(self.md, year.preamble, root, 1),
             "toc": toc_view(facts, originals), "toc_printed": year.document.toc_printed,

@@ -97,6 +97,7 @@ class LiveSite:
         content = self.config.content_dir.resolve()
         owners = {urls.agency_file_of(content, p) for p in changed} - {None}
         if self._structure_changed(changed, owners):
+            before = self.site.renderer.agency_years
             try:
                 self.files = [p.resolve() if not p.is_symlink() else p.absolute()
                               for p in self.site.content_files()]
@@ -104,6 +105,10 @@ class LiveSite:
                 return [Problem(relpath(self.config.content_dir, self.config.root), 1, 1,
                                 "找不到内容文件夹")]
             stale = {p for p in self.files if self.signatures.get(p) != _signature(p)}
+            # A year added or removed changes the other years' pages of that agency (their links).
+            after = self.site.renderer.agency_years
+            moved = {ident for ident in before.keys() | after.keys() if before.get(ident) != after.get(ident)}
+            stale |= {p for p in self.files if p.stem in moved}
         else:
             stale = set()
         job = self.site.job(keep=True)
