@@ -16,10 +16,12 @@ For each scale (project pages; default 1,000 and 10,000, or `BENCH_SCALE=1000,50
    bytes, largest page and render time (bench/newpages.py), and the explorer's first load
    in Chromium (tests/explorer_probe.py).
 
-Prints a Markdown table (median of the runs, min–max, peak memory) and, as its LAST LINE,
-exactly `ratios (N pages): gongkai/hugo=R1 gongkai/mkdocs=R2 incremental_ms=M` with N =
-10000 when that scale was run (else the largest one); a value that could not be measured
-is `NA`. Results are also written to bench/out/results.{json,md} (and a dated copy of
+Prints a Markdown table (median of the runs, min–max, peak memory) and, as its last two
+lines, exactly `ratios (N pages): gongkai/hugo=R1 gongkai/mkdocs=R2 incremental_ms=M` and
+`scale (N pages): peak_search_mb=P first_search_kb=F home_kb=H` (peak memory of the build
+with search, a reader's first search on the search page measured in Chromium, the home
+page's HTML) with N = 10000 when that scale was run (else the largest one); a value that
+could not be measured is `NA`. Results are also written to bench/out/results.{json,md} (and a dated copy of
 each); `python -m bench report` prints the last report again.
 
 Environment: BENCH_SCALE, BENCH_RUNS, BENCH_SEED (default 1), BENCH_TOOLS (default
@@ -431,6 +433,18 @@ def measured_first_query(site: Path) -> Optional[dict]:
         return None
 
 
+def measured_search_page(site: Path, query: str) -> Optional[dict]:
+    """A reader's first search on the search page, measured in Chromium
+    (tests/search_probe.py `search_page_cost`); None without the browser tooling."""
+    try:
+        sys.path.insert(0, str(REPO / "tests"))
+        from search_probe import search_page_cost
+        return search_page_cost(site, query)
+    except Exception as exc:
+        log(f"first search not measured in a browser: {exc}")
+        return None
+
+
 def derived_pages_cost(config: Path, site: Path) -> Optional[dict]:
     """Files, bytes, largest page and render seconds of the derived pages (bench/newpages.py),
     in a child process so the benchmark itself stays small."""
@@ -731,6 +745,7 @@ def bench_scale(scale: int, runs: int, seed: int, tools: set, hugo: Optional[str
 
     if results.get("gongkai_search") and results["gongkai_search"].ok:
         extra["search_transfer"] = search_first_transfer(g_search_out)
+        extra["first_search"] = measured_search_page(g_search_out, manifest["sample"]["name"])
         if extra["search_transfer"] is None:
             results["gongkai_search"].note = "no pagefind/ folder in the output: search not built"
     if results.get("gongkai_nosearch") and results["gongkai_nosearch"].ok:
@@ -738,6 +753,7 @@ def bench_scale(scale: int, runs: int, seed: int, tools: set, hugo: Optional[str
         if page:
             extra["page_weight"] = page_weight(g_out, page)
             extra["largest_project_page"] = largest_project_page(g_out)
+        extra["home"] = page_weight(g_out, g_out / "index.html")
         extra["new_pages"] = derived_pages_cost(config, g_out)
         extra["explorer_load"] = explorer_first_load(g_out)
         log(f"{scale}: Gongkai rebuilds")
@@ -877,6 +893,17 @@ def table(scales: list[dict], runs: int) -> list[str]:
                 f"{e['complete']['ms']} ms ({e['complete']['requests']} requests)")
     row("explorer first load in Chromium (uncompressed, local server)", explorer_load)
 
+    def first_search(s):
+        f = s.get("first_search")
+        return (f"{f['kb']:.0f} KB in {f['requests']} requests, {f['ms']} ms (query {f['query']}: {f['status']})"
+                if f else "NA")
+    row("first search on the search page, measured in Chromium (target ≤ 300 KB)", first_search)
+
+    def home(s):
+        h = s.get("home")
+        return f"{h['html'] / 1024:.1f} KB HTML ({h['html_css_js'] / 1024:.1f} KB with CSS and JS)" if h else "NA"
+    row("home page (target ≤ 100 KB)", home)
+
     def search_tx(s):
         t = s.get("search_transfer")
         return f"{t['total'] / 1024:.0f} KB (estimate)" if t else "NA"
@@ -940,6 +967,14 @@ def report(payload: dict, done: list[dict]) -> tuple[list[str], str]:
         lines += seed_lines(seed_info)
     last = (f"ratios ({contract['scale']} pages): gongkai/hugo={ratio(med('gongkai_nosearch'), med('hugo'))} "
             f"gongkai/mkdocs={ratio(med('gongkai_nosearch'), med('mkdocs'))} incremental_ms={incremental}")
+    search = contract["results"].get("gongkai_search")
+    first = contract.get("first_search")
+    home = contract.get("home")
+    last += (f"\nscale ({contract['scale']} pages): "
+             f"peak_search_mb={max(r.peak_kb for r in search.runs) / 1024:.0f}" if search and search.ok
+             else f"\nscale ({contract['scale']} pages): peak_search_mb=NA")
+    last += f" first_search_kb={first['kb']:.0f}" if first else " first_search_kb=NA"
+    last += f" home_kb={home['html'] / 1024:.0f}" if home else " home_kb=NA"
     return lines, last
 
 

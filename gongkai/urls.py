@@ -112,10 +112,24 @@ NOT_FOUND = "404.html"
 AGENCIES = "agencies/"
 
 
+def region_list(year: int, region: int, n: int = 1) -> str:
+    """Page `n` (from 1) of the list of one year's agency years of a region (`region`: its
+    place in site_config, from 1); render/lists.py."""
+    return f"list/{year}-{region}.html" if n == 1 else f"list/{year}-{region}-{n}.html"
+
+
 def agency_page(ident: str) -> str:
     """`agencies/{agency}/`: every year of one agency and what changed between them."""
     return f"{AGENCIES}{ident}/index.html"
 SITEMAP_XML = "sitemap.xml"
+
+
+def sitemap_file(n: int) -> str:
+    """File `n` (from 1) of a sitemap split by the protocol's 50,000 addresses per file;
+    sitemap.xml is then their index."""
+    return f"sitemap-{n}.xml"
+
+
 ROBOTS = "robots.txt"
 FEED = "feed.xml"
 ASSETS = "assets/"

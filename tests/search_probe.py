@@ -79,6 +79,48 @@ def first_query_cost(site: Path, query: str = FIRST_QUERY, browser: Optional[Any
             "ms": answer["ms"], "results": len(answer["urls"]), "files": [name for name, _ in files]}
 
 
+# Every file the page loaded (the page itself, then each resource) with its size as sent.
+LOADED = """() => [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+    .map((e) => ({ url: e.name, bytes: e.encodedBodySize }))"""
+
+
+def search_page_cost(site: Path, query: str = FIRST_QUERY, browser: Optional[Any] = None,
+                     timeout_ms: int = 600_000) -> dict:
+    """What a reader's first search costs: `search/index.html?q=QUERY` opened in a fresh
+    browser context, until the first page of results (or "none found") is shown. Every
+    file the page loaded counts (HTML, CSS, scripts, index files, the results' text), as
+    the server sent it (uncompressed; Pagefind's own files are gzipped already)."""
+    site = Path(site)
+    if browser is None:
+        from playwright.sync_api import sync_playwright
+        with sync_playwright() as pw:
+            own = harness.launch_chromium(pw)
+            try:
+                return search_page_cost(site, query, own, timeout_ms)
+            finally:
+                own.close()
+    log = harness.BrowserLog()
+    with harness.StaticServer(site, csp=True) as server:
+        context = harness.new_context(browser, log)
+        context.set_default_timeout(timeout_ms)
+        try:
+            page = context.new_page()
+            started = time.perf_counter()
+            page.goto(server.url_for("search/index.html") + "?q=" + urllib.parse.quote(query))
+            page.wait_for_function("""() => { const s = document.getElementById('search-status');
+                return s && /找到/.test(s.textContent); }""")
+            ms = (time.perf_counter() - started) * 1000
+            status = page.locator("#search-status").text_content()
+            loaded = page.evaluate(LOADED)
+        finally:
+            context.close()
+    if log.page_errors or log.external_requests:
+        raise RuntimeError(f"search failed: {log.page_errors or log.external_requests}")
+    total = sum(e["bytes"] for e in loaded)
+    return {"query": query, "bytes": total, "kb": round(total / 1024, 1), "requests": len(loaded),
+            "ms": round(ms), "status": status}
+
+
 if __name__ == "__main__":
     if len(sys.argv) < 2:
         sys.exit("usage: search_probe.py SITE_DIR [QUERY]")

@@ -1,6 +1,8 @@
 """The measurability method page (`indicators/method/`): how each indicator row is classed,
 with examples taken from the site's own indicators, and the derived measurable share of
-every agency year, agency and region, sorted, for readers to compare (measure.py)."""
+every agency year, agency and region, sorted, for readers to compare (measure.py). Past
+lists.HOME_ROWS agency years only the regions are ranked here (the agency years' shares are
+on the list pages of each year's region, render/lists.py)."""
 from __future__ import annotations
 
 import datetime
@@ -8,6 +10,7 @@ from typing import Optional
 
 from .. import measure, urls
 from ..derive import YearOutline
+from . import lists
 from .views import measure_view
 
 EXAMPLES = 5   # printed values shown per class
@@ -46,7 +49,9 @@ def method_view(years: list[YearOutline], root: str) -> dict:
     region_rows = ranked([{"name": name, "count": len(group),
                            "measure": measure_view(measure.total(y.measure for y in group), "")}
                           for name, group in regions.items()])
-    return {"kinds": kinds, "years": year_rows, "agencies": agency_rows, "regions": region_rows,
+    one_by_one = lists.listed_one_by_one(years)
+    return {"kinds": kinds, "years": year_rows if one_by_one else [], "agencies": agency_rows if one_by_one else [],
+            "regions": region_rows, "one_by_one": one_by_one, "home": root + urls.HOME,
             "site": measure_view(measure.total(y.measure for y in years), ""), "per_class": EXAMPLES}
 
 

@@ -18,7 +18,7 @@ from ..history import FileDates
 from ..values import grouped
 from ..derive import ProjectFacts, YearFacts, YearOutline
 from ..errors import Problem, relpath
-from . import explorer
+from . import explorer, lists
 from .fast_jinja import make_env
 from .method import measurability_page
 from .output import Output
@@ -50,6 +50,8 @@ def template_problem(exc: Exception, templates: Path) -> Problem:
 
 CHINA = datetime.timezone(datetime.timedelta(hours=8))
 FEED_CORRECTIONS = 100   # correction entries in the feed, newest first
+FEED_ENTRIES = 100       # agency-year entries in the feed, newest first (all of them: open data)
+SITEMAP_URLS = 50_000    # addresses per sitemap file (the sitemap protocol's limit)
 
 
 def _iso(day: Optional[datetime.date]) -> Optional[str]:
@@ -210,10 +212,12 @@ class Renderer:
         # The lists change when an agency year is published: the newest known date.
         updated = max(filter(None, (entry_date(y.published, self.dates.get(y.source)) for y in years)),
                       default=None)
-        self._home(out, years, updated)
+        groups, one_by_one = lists.by_year_and_region(self.config.regions, years), lists.listed_one_by_one(years)
+        self._home(out, groups, one_by_one, updated)
+        lists.pages(self, out, groups, updated)
         self._page(out, "templates/search.html", "search.html", urls.SEARCH,
                    self._plain_frame(urls.SEARCH, "站内搜索", updated))
-        self._sitemap_page(out, years, data, updated)
+        self._sitemap_page(out, years, groups, one_by_one, data, updated)
         self._page(out, "templates/accessibility.html", "accessibility.html", urls.ACCESSIBILITY,
                    self._plain_frame(urls.ACCESSIBILITY, "无障碍声明", updated))
         measurability_page(self, out, years, updated)   # indicators/method/: how indicators are classed
@@ -258,38 +262,30 @@ class Renderer:
         return page_view(path, title, [("首页", urls.HOME), (title, None)],
                          pub_date=updated, source=self.config.owner)
 
-    def _home(self, out: Output, years: list[YearOutline], updated: datetime.date) -> None:
-        """`/`: agency years grouped by year (newest first) and region (config order)."""
-        groups = []
-        for number in sorted({y.year for y in years}, reverse=True):
-            regions = []
-            for region in self.config.regions:
-                rows = [{"href": urls.year_page(y.year, y.ident), "name": y.agency.name,
-                         "code": y.agency.code, "projects": len(y.slugs),
-                         "total": grouped(y.total_budget), "unit": y.unit, "published": y.published,
-                         "measure": measure_view(y.measure, urls.MEASURABILITY)}
-                        for y in years if y.year == number and y.agency.region == region]
-                if rows:
-                    regions.append({"name": region, "rows": rows})
-            groups.append({"year": number, "id": f"y{number}", "regions": regions})
+    def _home(self, out: Output, groups: list[dict], one_by_one: bool, updated: datetime.date) -> None:
+        """`/`: agency years grouped by year (newest first) and region (config order); past
+        lists.HOME_ROWS agency years, one row per year and region (render/lists.py)."""
+        for group in groups:
+            for region in group["regions"]:
+                region["rows"] = [lists.row(y) for y in region["years"]] if one_by_one else []
         frame = page_view(urls.HOME, self.config.title, [("首页", None)],
                           pub_date=updated, source=self.config.owner)
-        self._page(out, "templates/home.html", "home.html", urls.HOME, frame, groups=groups,
+        self._page(out, "templates/home.html", "home.html", urls.HOME, frame, groups=groups, one_by_one=one_by_one,
                    data={"projects": urls.ALL_PROJECTS, "indicators": urls.ALL_INDICATORS,
                          "package": urls.DATA_PACKAGE, "method": urls.MEASURABILITY})
 
-    def _sitemap_page(self, out: Output, years: list[YearOutline], data: dict[str, bytes],
-                      updated: datetime.date) -> None:
+    def _sitemap_page(self, out: Output, years: list[YearOutline], groups: list[dict], one_by_one: bool,
+                      data: dict[str, bytes], updated: datetime.date) -> None:
         """`/sitemap/`: 网站地图. Agency years, not every project: at province scale a page of
-        tens of thousands of links helps no reader (each agency page lists its projects)."""
-        groups = []
-        for number in sorted({y.year for y in years}, reverse=True):
-            agencies = [{"href": urls.year_page(y.year, y.ident), "name": y.agency.name, "projects": len(y.slugs)}
-                        for y in years if y.year == number]
-            groups.append({"year": number, "agencies": agencies})
+        tens of thousands of links helps no reader (each agency page lists its projects);
+        past lists.HOME_ROWS agency years, each year's regions and their list pages."""
+        shown = [{"year": g["year"], "regions": g["regions"],
+                  "agencies": [{"href": urls.year_page(y.year, y.ident), "name": y.agency.name,
+                                "projects": len(y.slugs)} for y in years if y.year == g["year"]] if one_by_one else []}
+                 for g in groups]
         site_wide = [p for p in data if not urls.is_year_data(p)]
         self._page(out, "templates/sitemap.html", "sitemap.html", urls.SITEMAP_PAGE,
-                   self._plain_frame(urls.SITEMAP_PAGE, "网站地图", updated), years=groups,
+                   self._plain_frame(urls.SITEMAP_PAGE, "网站地图", updated), years=shown, one_by_one=one_by_one,
                    data=[{"href": p, "file": p.removeprefix(urls.DATA)} for p in site_wide])
 
     def _feeds(self, out: Output, years: list[YearOutline], updated: datetime.date) -> None:
@@ -323,12 +319,41 @@ class Renderer:
         built = self.epoch or datetime.datetime.now(CHINA).date()
         feed = {"id": f"tag:{domain},{first}:feed", "updated": (newest or built).isoformat(),
                 "lastmod": _iso(updated), "entries": entries, "corrections": corrections,
-                "site_url": self.config.site_url}
-        for template, path in (("sitemap.xml", urls.SITEMAP_XML), ("robots.txt", urls.ROBOTS),
-                               ("feed.xml", urls.FEED)):
+                "site_url": self.config.site_url, "capped": None, "all": None}
+        # The feed announces the newest agency years only; every one is in the open data.
+        dated = [e for e in entries if e["date"]]
+        if len(dated) > FEED_ENTRIES:
+            kept = {id(e) for e in sorted(dated, key=lambda e: e["date"], reverse=True)[:FEED_ENTRIES]}
+            feed["entries"] = [e for e in dated if id(e) in kept]
+            feed["capped"], feed["all"] = FEED_ENTRIES, urls.ALL_PROJECTS
+        for template, path in (("robots.txt", urls.ROBOTS), ("feed.xml", urls.FEED)):
             self._page(out, f"templates/{template}", template, path,
                        page_view(path, self.config.title, [], pub_date=updated, source=self.config.owner),
                        feed=feed)
+        self._sitemaps(out, entries, updated)
+
+    def _sitemaps(self, out: Output, entries: list[dict], updated: Optional[datetime.date]) -> None:
+        """sitemap.xml: every agency-year and project page; past SITEMAP_URLS addresses (the
+        protocol's limit per file) a sitemap index of files `sitemap-{n}.xml` holding that many each."""
+        locations = [("", _iso(updated))]
+        for e in entries:
+            locations.append((e["dir"], e["lastmod"]))
+            locations += [(p, e["lastmod"]) for p in e["projects"]]
+        locations += [("search/", None), ("sitemap/", None), ("accessibility/", None)]
+        frame = page_view(urls.SITEMAP_XML, self.config.title, [], pub_date=updated, source=self.config.owner)
+        if len(locations) <= SITEMAP_URLS:
+            self._page(out, "templates/sitemap.xml", "sitemap.xml", urls.SITEMAP_XML, frame,
+                       site_url=self.config.site_url, locations=locations)
+            return
+        files = []
+        for n, start in enumerate(range(0, len(locations), SITEMAP_URLS), 1):
+            share = locations[start:start + SITEMAP_URLS]
+            path = urls.sitemap_file(n)
+            self._page(out, "templates/sitemap.xml", "sitemap.xml", path, frame,
+                       site_url=self.config.site_url, locations=share)
+            files.append((path, max(filter(None, (day for _, day in share)), default=None)))
+        self._page(out, "templates/sitemap.xml", "sitemap-index.xml", urls.SITEMAP_XML, frame,
+                   site_url=self.config.site_url, files=files)
 
     def _assets(self, out: Output) -> None:
         """theme/assets/* copied to assets/ (read into memory: a few small files)."""
