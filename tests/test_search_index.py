@@ -16,7 +16,9 @@ from gongkai import searchtext
 from gongkai.search import build_index
 from gongkai.search.bundle import CHUNKS_FILE, KEYS_FILE, PAGES_FILE, PARTS_FILE, UNUSED_FILES, read_meta
 from gongkai.search.pagefind import PAGEFIND_VERSION, SearchIndexError, check_log, pagefind_binary
-from gongkai.search.parts import part_count, reusable_parts, split_pages
+from gongkai.search.pagefind import run_pagefinds
+from gongkai.search.parts import (MAX_PART_PAGES, PAGEFIND_MB_PER_PAGE, SEARCH_MEMORY_MB, at_once, part_count,
+                                   reusable_parts, split_pages)
 from gongkai.search.shadow import SCRATCH_PREFIX, page_facets, remove_stale_scratch, scratch_dir, shadow_page
 from gongkai.searchtext import (OTHER_TOKEN, SPACE_TOKEN, code, decode, encode, encode_string,
                                 main_text, norm_text)
@@ -267,8 +269,8 @@ def test_index_in_parts(site_dir: Path, tmp_path: Path, monkeypatch):
     """A large site's index is split into parts indexed at once (one Pagefind each); the
     parts together hold every page once, deterministically."""
     expected = len(json.loads((site_dir / "pagefind" / PAGES_FILE).read_text())["pages"])
-    assert part_count(10_000, workers=2) == 2 and part_count(900, workers=2) == 1
-    assert part_count(10_000, workers=1) == 1
+    assert part_count(2_000, workers=2) == 2 and part_count(900, workers=2) == 1
+    assert part_count(1_400, workers=1) == 1
     monkeypatch.setenv("GONGKAI_SEARCH_PARTS", "3")
     digests = []
     for name in ("one", "two"):
@@ -279,6 +281,37 @@ def test_index_in_parts(site_dir: Path, tmp_path: Path, monkeypatch):
         check_parts(copy / "pagefind", expected)
         digests.append(tree_digest(copy / "pagefind"))
     assert digests[0] == digests[1]
+
+
+@pytest.mark.parametrize("pages", [1, 499, 1_500, 1_501, 11_324, 100_000, 1_000_000])
+@pytest.mark.parametrize("workers", [1, 2, 8, 64])
+def test_parts_and_processes_keep_the_index_within_its_memory_budget(pages, workers):
+    """However many pages and cores: parts of at most MAX_PART_PAGES pages, and no more
+    of them at once than SEARCH_MEMORY_MB holds at the measured memory per page."""
+    parts = part_count(pages, workers)
+    largest = max(len(share) for share in split_pages([f"2022/{n:07d}/index.html" for n in range(pages)], parts)) \
+        if pages <= 11_324 else -(-pages // parts)
+    assert largest <= MAX_PART_PAGES
+    together = at_once(largest, workers)
+    assert 1 <= together <= workers
+    assert together * largest * PAGEFIND_MB_PER_PAGE <= SEARCH_MEMORY_MB
+
+
+def test_no_more_pagefinds_run_at_once_than_allowed(tmp_path: Path):
+    """run_pagefinds starts the next process only when one has ended (a stand-in binary
+    records how many run together), and keeps the logs in job order."""
+    binary = tmp_path / "pagefind"
+    binary.write_text("#!/bin/sh\n"
+                      f"cd {tmp_path}\n"
+                      "n=$(ls running | wc -l); touch running/$$; echo $n >> seen; sleep 0.3\n"
+                      "rm running/$$; echo \"$@\"\n")
+    binary.chmod(0o755)
+    (tmp_path / "running").mkdir()
+    jobs = [(tmp_path / f"in-{n}", tmp_path / f"out-{n}") for n in range(5)]
+    logs = run_pagefinds(binary, jobs, at_once=2)
+    assert [f"in-{n}" in log for n, log in enumerate(logs)] == [True] * 5
+    seen = [int(x) for x in (tmp_path / "seen").read_text().split()]
+    assert len(seen) == 5 and max(seen) <= 1    # at most one other running when each started
 
 
 def test_shadow_scratch_folder(tmp_path: Path, monkeypatch):

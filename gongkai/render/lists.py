@@ -4,7 +4,7 @@ Each year's region has its own list page (`list/{year}-{region}.html`, in pages 
 LIST_ROWS agency years). The home page, the site map and the method page list every agency
 year one by one while there are at most HOME_ROWS of them; past that they show one row per
 year and region, leading to its list page: a page of every agency year of a province would
-weigh megabytes (about 370 bytes per agency year on the home page).
+weigh megabytes (about 620 bytes per agency year on the home page).
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ..derive import YearOutline
 from ..values import grouped
 from .views import measure_view, page_view
 
-HOME_ROWS = 200   # agency years listed one by one on the home page, site map and method page
+HOME_ROWS = 120   # agency years listed one by one on the home page, site map and method page (≈ 80 KB)
 LIST_ROWS = 200   # agency years per list page (about 75 KB)
 
 

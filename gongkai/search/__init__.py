@@ -22,7 +22,7 @@ from .. import urls
 from ..config import Config
 from .bundle import finish_bundle, finish_part, index_stats, swap_in
 from .pagefind import PAGEFIND_VERSION, SearchIndexError, check_log, pagefind_binary, run_pagefinds
-from .parts import link_part, part_count, part_key, reusable_parts, split_pages
+from .parts import at_once, link_part, part_count, part_key, reusable_parts, split_pages
 from .shadow import (ShadowPages, move_shadows, remove_stale_scratch, scratch, shadow_files, site_pages,
                      write_shadow)
 
@@ -76,7 +76,7 @@ def build_index(site_dir: Path, config: Optional[Config] = None, previous: Optio
                     source = Path(tmp) / f"part-{n}"
                     move_shadows(written, source, share)
                     jobs.append((source, output))
-            for log in run_pagefinds(binary, jobs):
+            for log in run_pagefinds(binary, jobs, at_once(max(len(share) for share in shares))):
                 check_log(log)
             for n, output in enumerate(outputs[1:], 1):
                 finish_part(output)

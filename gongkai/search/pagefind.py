@@ -115,29 +115,37 @@ def run_pagefind(binary: Path, source: Path, output: Path, extra: tuple[str, ...
     return log
 
 
-def run_pagefinds(binary: Path, jobs: list[tuple[Path, Path]]) -> list[str]:
-    """Run Pagefind on each (shadow folder, output folder) at once; their logs, in order."""
+def run_pagefinds(binary: Path, jobs: list[tuple[Path, Path]], at_once: int = 0) -> list[str]:
+    """Run Pagefind on each (shadow folder, output folder), at most `at_once` together (0:
+    all); their logs, in order. The first failure stops the others."""
     if not jobs:
         return []
     if len(jobs) == 1:
         return [run_pagefind(binary, *jobs[0])]
-    procs = []
+    limit = at_once if at_once > 0 else len(jobs)
+    running: dict[int, subprocess.Popen] = {}
+    logs: dict[int, str] = {}
+    waiting = list(enumerate(jobs))
     try:
-        for source, output in jobs:
-            procs.append(subprocess.Popen(pagefind_cmd(binary, source, output), stdout=subprocess.PIPE,
-                                          stderr=subprocess.STDOUT, text=True, encoding="utf-8",
-                                          errors="replace", preexec_fn=_die_with(os.getpid())))
-        logs = [proc.communicate()[0] for proc in procs]
+        while waiting or running:
+            while waiting and len(running) < limit:
+                n, (source, output) = waiting.pop(0)
+                running[n] = subprocess.Popen(pagefind_cmd(binary, source, output), stdout=subprocess.PIPE,
+                                              stderr=subprocess.STDOUT, text=True, encoding="utf-8",
+                                              errors="replace", preexec_fn=_die_with(os.getpid()))
+            # The oldest first: parts are of about equal size, so it is about the first to end.
+            n = min(running)
+            proc = running.pop(n)
+            logs[n] = proc.communicate()[0]
+            if proc.returncode != 0:
+                tail = "\n".join(logs[n].strip().splitlines()[-15:])
+                raise SearchIndexError(f"Pagefind exited with {proc.returncode}:\n{tail}")
     finally:
-        for proc in procs:
+        for proc in running.values():
             if proc.poll() is None:     # an error or a kill of the build: stop the others
                 proc.kill()
                 proc.wait()
-    for proc, log in zip(procs, logs):
-        if proc.returncode != 0:
-            tail = "\n".join(log.strip().splitlines()[-15:])
-            raise SearchIndexError(f"Pagefind exited with {proc.returncode}:\n{tail}")
-    return logs
+    return [logs[n] for n in range(len(jobs))]
 
 
 def index_workers() -> int:

@@ -2,7 +2,7 @@
 parts of the previous bundle can be taken over instead of being indexed again.
 
 Pagefind indexes on about one core, so a large site is split into parts, one Pagefind
-process each, all at once, merged at query time by assets/search.js (`mergeIndex`). A
+process each, as many at once as cores and memory allow (`at_once`), merged at query time by assets/search.js (`mergeIndex`). A
 part's key digests everything its bytes depend on; a part of the previous bundle with the
 same key and untouched files is linked into the new bundle.
 """
@@ -21,18 +21,33 @@ from .bundle import KEYS_FILE, files_digest, part_files
 from .pagefind import PAGEFIND_VERSION, index_workers, pagefind_cmd
 
 PART_PAGES = 500                     # pages per part at least before the index is split
+# Memory: Pagefind holds about 0.42 MB per shadow page while it indexes (measured: 4.1 GB
+# for six parts of 1,667 pages run at once). Parts of at most MAX_PART_PAGES pages, at most
+# `at_once` of them running together, keep the index step within SEARCH_MEMORY_MB at any
+# size of site, on any number of cores.
+PAGEFIND_MB_PER_PAGE = 0.42
+SEARCH_MEMORY_MB = 1300              # for the Pagefind processes; the build itself stays near 150 MB
+MAX_PART_PAGES = 1500
 
 
 def part_count(pages: int, workers: Optional[int] = None) -> int:
     """How many parts the index is split into. Pagefind indexes on about one core (10,000
     pages: 30 s wall, 39 s CPU), so past PART_PAGES pages per core the pages are split
-    into parts, one Pagefind process each, all at once (two parts: 18 s wall, 35 s CPU),
-    merged at query time by assets/search.js (`mergeIndex`). GONGKAI_SEARCH_PARTS sets it."""
+    into parts, one Pagefind process each, merged at query time by assets/search.js
+    (`mergeIndex`); and into parts of at most MAX_PART_PAGES pages, for memory.
+    GONGKAI_SEARCH_PARTS sets it."""
     value = os.environ.get("GONGKAI_SEARCH_PARTS", "").strip()
     if value.isdigit() and int(value) > 0:
         return max(1, min(int(value), pages))
     workers = index_workers() if workers is None else workers
-    return max(1, min(workers, pages // PART_PAGES))
+    return max(1, min(workers, pages // PART_PAGES), -(-pages // MAX_PART_PAGES))
+
+
+def at_once(part_pages: int, workers: Optional[int] = None) -> int:
+    """How many Pagefind processes may run together: one per core, as many as the memory
+    budget holds for parts of `part_pages` pages (the largest), at least one."""
+    workers = index_workers() if workers is None else workers
+    return max(1, min(workers, int(SEARCH_MEMORY_MB // (max(part_pages, 1) * PAGEFIND_MB_PER_PAGE))))
 
 
 def split_pages(pages: list[str], parts: int) -> list[list[str]]:
