@@ -37,6 +37,19 @@ def main(argv: list[str]) -> int:
     p.add_argument("--output", help="output folder (default: from site_config.yaml)")
     p.add_argument("--no-search", action="store_true", help="skip the search index")
     p.add_argument("--force", action="store_true", help="rebuild even when no input changed")
+    p.add_argument("--shard", action="append", metavar="REGION[/YEAR]",
+                   help="build only this region's (or region's year's) agency years into a shard folder, "
+                        "for `merge` (repeatable; no site-wide pages, no search index)")
+
+    p = sub.add_parser("merge", help="join shard folders (build --shard) into the site")
+    p.add_argument("shards", nargs="+", metavar="DIR")
+    p.add_argument("--output", help="output folder (default: from site_config.yaml)")
+    p.add_argument("--config", default="site_config.yaml")
+    p.add_argument("--no-search", action="store_true", help="skip the search index")
+
+    p = sub.add_parser("shard-key", help="print a shard's input fingerprint (a CI cache key)")
+    p.add_argument("--shard", action="append", required=True, metavar="REGION[/YEAR]")
+    p.add_argument("--config", default="site_config.yaml")
 
     p = sub.add_parser("check", help="validate content files; print file:line:col problems")
     p.add_argument("paths", nargs="*", help="files or folders (default: content/)")
@@ -68,6 +81,17 @@ def main(argv: list[str]) -> int:
     p.add_argument("--region")
 
     args = parser.parse_args(argv or ["build"])
+    if args.command == "build" and args.shard and not args.output:
+        parser.error("--shard 需要 --output（分片写入单独的文件夹，再由 merge 合并）")
+    if args.command == "build" and args.shard:
+        from gongkai.shard import build_shard_command
+        return build_shard_command(args.config, args.shard, output=args.output, force=args.force)
+    if args.command == "merge":
+        from gongkai.shard import merge_command
+        return merge_command(args.config, args.shards, output=args.output, search_index=not args.no_search)
+    if args.command == "shard-key":
+        from gongkai.shard import shard_key_command
+        return shard_key_command(args.config, args.shard)
     if args.command == "build":
         from gongkai.pipeline import build_command
         return build_command(args.config, output=args.output, search=not args.no_search,

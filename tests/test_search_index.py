@@ -285,16 +285,18 @@ def test_index_in_parts(site_dir: Path, tmp_path: Path, monkeypatch):
 
 @pytest.mark.parametrize("pages", [1, 499, 1_500, 1_501, 11_324, 100_000, 1_000_000])
 @pytest.mark.parametrize("workers", [1, 2, 8, 64])
-def test_parts_and_processes_keep_the_index_within_its_memory_budget(pages, workers):
-    """However many pages and cores: parts of at most MAX_PART_PAGES pages, and no more
-    of them at once than SEARCH_MEMORY_MB holds at the measured memory per page."""
-    parts = part_count(pages, workers)
+@pytest.mark.parametrize("used_mb", [0, 150, 825])
+def test_parts_and_processes_keep_the_index_within_its_memory_budget(pages, workers, used_mb):
+    """However many pages and cores, and whatever the build holds itself (825 MB at
+    100,000 pages): parts of at most MAX_PART_PAGES pages, and no more of them at once than
+    SEARCH_MEMORY_MB holds beside the build at the measured memory per page."""
+    parts = part_count(pages, workers, used_mb)
     largest = max(len(share) for share in split_pages([f"2022/{n:07d}/index.html" for n in range(pages)], parts)) \
         if pages <= 11_324 else -(-pages // parts)
     assert largest <= MAX_PART_PAGES
-    together = at_once(largest, workers)
+    together = at_once(largest, workers, used_mb)
     assert 1 <= together <= workers
-    assert together * largest * PAGEFIND_MB_PER_PAGE <= SEARCH_MEMORY_MB
+    assert used_mb + together * largest * PAGEFIND_MB_PER_PAGE <= SEARCH_MEMORY_MB
 
 
 def test_no_more_pagefinds_run_at_once_than_allowed(tmp_path: Path):

@@ -22,7 +22,7 @@ from .. import urls
 from ..config import Config
 from .bundle import finish_bundle, finish_part, index_stats, swap_in
 from .pagefind import PAGEFIND_VERSION, SearchIndexError, check_log, pagefind_binary, run_pagefinds
-from .parts import at_once, link_part, part_count, part_key, reusable_parts, split_pages
+from .parts import at_once, link_part, own_memory_mb, part_count, part_key, reusable_parts, split_pages
 from .shadow import (ShadowPages, move_shadows, remove_stale_scratch, scratch, shadow_files, site_pages,
                      write_shadow)
 
@@ -59,7 +59,8 @@ def build_index(site_dir: Path, config: Optional[Config] = None, previous: Optio
         shadow_seconds = time.perf_counter() - started
         if not facets:
             raise SearchIndexError("no page to index: no page carries data-search-* facets")
-        shares = split_pages(sorted(digests), part_count(len(digests)))
+        used = own_memory_mb()
+        shares = split_pages(sorted(digests), part_count(len(digests), used_mb=used))
         keys = [part_key(share, digests) for share in shares]
         earlier = reusable_parts(previous) if previous.is_dir() else {}
         # Into a new folder beside the old bundle, swapped in when complete: the dev server
@@ -76,7 +77,7 @@ def build_index(site_dir: Path, config: Optional[Config] = None, previous: Optio
                     source = Path(tmp) / f"part-{n}"
                     move_shadows(written, source, share)
                     jobs.append((source, output))
-            for log in run_pagefinds(binary, jobs, at_once(max(len(share) for share in shares))):
+            for log in run_pagefinds(binary, jobs, at_once(max(len(share) for share in shares), used_mb=used)):
                 check_log(log)
             for n, output in enumerate(outputs[1:], 1):
                 finish_part(output)

@@ -22,32 +22,53 @@ from .pagefind import PAGEFIND_VERSION, index_workers, pagefind_cmd
 
 PART_PAGES = 500                     # pages per part at least before the index is split
 # Memory: Pagefind holds about 0.42 MB per shadow page while it indexes (measured: 4.1 GB
-# for six parts of 1,667 pages run at once). Parts of at most MAX_PART_PAGES pages, at most
-# `at_once` of them running together, keep the index step within SEARCH_MEMORY_MB at any
-# size of site, on any number of cores.
+# for six parts of 1,667 pages run at once). Parts of at most `part_limit` pages, at most
+# `at_once` of them running together, keep the build with its index step within
+# SEARCH_MEMORY_MB at any size of site, on any number of cores.
 PAGEFIND_MB_PER_PAGE = 0.42
-SEARCH_MEMORY_MB = 1300              # for the Pagefind processes; the build itself stays near 150 MB
+SEARCH_MEMORY_MB = 1450              # the build process and its Pagefind processes together
 MAX_PART_PAGES = 1500
 
 
-def part_count(pages: int, workers: Optional[int] = None) -> int:
+def own_memory_mb() -> float:
+    """This process's resident memory (the build's outlines and results), in MB."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def part_limit(used_mb: float = 0.0) -> int:
+    """The most pages in one part: MAX_PART_PAGES, fewer when the build itself holds so much
+    (`used_mb`) that one Pagefind of that many would pass SEARCH_MEMORY_MB."""
+    room = (SEARCH_MEMORY_MB - used_mb) / PAGEFIND_MB_PER_PAGE
+    return max(PART_PAGES, min(MAX_PART_PAGES, int(room)))
+
+
+def part_count(pages: int, workers: Optional[int] = None, used_mb: float = 0.0) -> int:
     """How many parts the index is split into. Pagefind indexes on about one core (10,000
     pages: 30 s wall, 39 s CPU), so past PART_PAGES pages per core the pages are split
     into parts, one Pagefind process each, merged at query time by assets/search.js
-    (`mergeIndex`); and into parts of at most MAX_PART_PAGES pages, for memory.
+    (`mergeIndex`); and into parts of at most `part_limit` pages, for memory.
     GONGKAI_SEARCH_PARTS sets it."""
     value = os.environ.get("GONGKAI_SEARCH_PARTS", "").strip()
     if value.isdigit() and int(value) > 0:
         return max(1, min(int(value), pages))
     workers = index_workers() if workers is None else workers
-    return max(1, min(workers, pages // PART_PAGES), -(-pages // MAX_PART_PAGES))
+    return max(1, min(workers, pages // PART_PAGES), -(-pages // part_limit(used_mb)))
 
 
-def at_once(part_pages: int, workers: Optional[int] = None) -> int:
+def at_once(part_pages: int, workers: Optional[int] = None, used_mb: float = 0.0) -> int:
     """How many Pagefind processes may run together: one per core, as many as the memory
-    budget holds for parts of `part_pages` pages (the largest), at least one."""
+    left beside the build (`used_mb`) holds for parts of `part_pages` pages (the largest),
+    at least one."""
     workers = index_workers() if workers is None else workers
-    return max(1, min(workers, int(SEARCH_MEMORY_MB // (max(part_pages, 1) * PAGEFIND_MB_PER_PAGE))))
+    room = SEARCH_MEMORY_MB - used_mb
+    return max(1, min(workers, int(room // (max(part_pages, 1) * PAGEFIND_MB_PER_PAGE))))
 
 
 def split_pages(pages: list[str], parts: int) -> list[list[str]]:
