@@ -30,11 +30,12 @@ from .config import Config, load_config, source_date_epoch
 from .console import report, say
 from .content import address_clashes
 from .derive import YearOutline
-from .errors import Problem, relpath
+from .errors import relpath
 from .files import FILE, walk_folder
 from .measure import Tally
 from .model import Agency
 from .pipeline import IndexFailed, Stop, fingerprint, terminate_as_exit
+from .render import site_folder
 from .site import Site, order, ranked
 
 SHARD_FILE = "_shard.json"   # in a shard folder, beside the pages
@@ -135,7 +136,6 @@ def shard_fingerprint(config: Config, config_path: Path, files: list[Path], chos
         digest.update(str(path.relative_to(config.content_dir)).encode("utf-8", "surrogateescape") + b"\0")
     sources = {relpath(p, config.root) for p in chosen}
     digest.update(history.digest({k: v for k, v in known.dates.items() if k in sources}))
-    from .render import site_folder
     folders = [site_folder(config, "templates"), site_folder(config, "theme"), Path(__file__).parent]
     folders += [p for path in chosen for p in (path, urls.originals_folder(path)) if p.exists()]
     for n, folder in enumerate(folders):

@@ -51,31 +51,14 @@ def _moment(loaded: list[dict], until: float) -> dict:
 
 def first_load_cost(site: Path, browser: Optional[Any] = None, timeout_ms: int = 600_000) -> dict:
     """Serve `site`, open the explorer, return the cost of its first rows and of every part."""
-    site = Path(site)
-    if browser is None:
-        from playwright.sync_api import sync_playwright
-        with sync_playwright() as pw:
-            own = harness.launch_chromium(pw)
-            try:
-                return first_load_cost(site, own, timeout_ms)
-            finally:
-                own.close()
-    log = harness.BrowserLog()
-    with harness.StaticServer(site, csp=True) as server:
-        context = harness.new_context(browser, log)
-        context.set_default_timeout(timeout_ms)
+    with harness.served_context(Path(site), browser, timeout_ms) as (server, context):
         context.add_init_script(WATCH_FIRST_ROW)
-        try:
-            page = context.new_page()
-            page.goto(server.url_for(EXPLORER))
-            page.wait_for_selector("#explorer[data-state=ready]")
-            first_row = page.evaluate("() => window.__firstRowMs")
-            loaded = page.evaluate(LOADED)
-            rows = page.evaluate("() => document.getElementById('ex-rows').rows.length")
-        finally:
-            context.close()
-    if log.page_errors or log.external_requests:
-        raise RuntimeError(f"explorer failed: {log.page_errors or log.external_requests}")
+        page = context.new_page()
+        page.goto(server.url_for(EXPLORER))
+        page.wait_for_selector("#explorer[data-state=ready]")
+        first_row = page.evaluate("() => window.__firstRowMs")
+        loaded = page.evaluate(LOADED)
+        rows = page.evaluate("() => document.getElementById('ex-rows').rows.length")
     return {"first_rows": _moment(loaded, first_row),
             "complete": _moment(loaded, max(e["end"] for e in loaded)), "rows_shown": rows}
 

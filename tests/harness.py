@@ -17,6 +17,7 @@ charset with ``text/html``: pages must declare ``<meta charset="utf-8">`` themse
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_DIR = REPO_ROOT / "test-output"  # gitignored; CI keeps it as artifacts
@@ -350,6 +351,35 @@ def new_context(browser: Any, log: BrowserLog, viewport: dict | None = None, **o
 
     context.on("page", watch)
     return context
+
+
+@contextlib.contextmanager
+def served_context(site: Path, browser: Any = None, timeout_ms: int = 60_000,
+                   **options: Any) -> Iterator[tuple[StaticServer, Any]]:
+    """`site` served under DEFAULT_PREFIX with the site's CSP and a fresh browser context
+    (Chromium launched here when `browser` is None), for the probes `make bench` runs
+    (tests/search_probe.py, tests/explorer_probe.py). Raises RuntimeError afterwards if a
+    page threw or asked for anything outside the site."""
+    if browser is None:
+        from playwright.sync_api import sync_playwright
+        with sync_playwright() as pw:
+            own = launch_chromium(pw)
+            try:
+                with served_context(site, own, timeout_ms, **options) as pair:
+                    yield pair
+            finally:
+                own.close()
+        return
+    log = BrowserLog()
+    with StaticServer(Path(site), csp=True) as server:
+        context = new_context(browser, log, **options)
+        context.set_default_timeout(timeout_ms)
+        try:
+            yield server, context
+        finally:
+            context.close()
+    if log.page_errors or log.external_requests:
+        raise RuntimeError(f"the page failed: {log.page_errors or log.external_requests}")
 
 
 # --------------------------------------------------------------------------- axe

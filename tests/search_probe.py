@@ -50,30 +50,14 @@ def served_files(server: harness.StaticServer, site: Path, start: int) -> list[t
 def first_query_cost(site: Path, query: str = FIRST_QUERY, browser: Optional[Any] = None) -> dict:
     """Serve `site`, run `query` as the first search of a fresh page, return its cost."""
     site = Path(site)
-    if browser is None:
-        from playwright.sync_api import sync_playwright
-        with sync_playwright() as pw:
-            own = harness.launch_chromium(pw)
-            try:
-                return first_query_cost(site, query, own)
-            finally:
-                own.close()
-    log = harness.BrowserLog()
-    with harness.StaticServer(site, csp=True) as server:
-        context = harness.new_context(browser, log)
-        context.set_default_timeout(60_000)
-        try:
-            page = context.new_page()
-            page.goto(server.url_for("accessibility/index.html"))
-            page.wait_for_load_state("load")
-            time.sleep(0.2)                       # let the favicon and late requests pass
-            start = len(server.served)
-            answer = page.evaluate(RUN, [server.url_for("assets/search.js"), query])
-            files = served_files(server, site, start)
-        finally:
-            context.close()
-    if log.page_errors or log.external_requests:
-        raise RuntimeError(f"search failed: {log.page_errors or log.external_requests}")
+    with harness.served_context(site, browser) as (server, context):
+        page = context.new_page()
+        page.goto(server.url_for("accessibility/index.html"))
+        page.wait_for_load_state("load")
+        time.sleep(0.2)                       # let the favicon and late requests pass
+        start = len(server.served)
+        answer = page.evaluate(RUN, [server.url_for("assets/search.js"), query])
+        files = served_files(server, site, start)
     total = sum(size for _, size in files)
     return {"query": query, "bytes": total, "kb": round(total / 1024, 1), "requests": len(files),
             "ms": answer["ms"], "results": len(answer["urls"]), "files": [name for name, _ in files]}
@@ -90,36 +74,18 @@ def search_page_cost(site: Path, query: str = FIRST_QUERY, browser: Optional[Any
     browser context, until the first page of results (or "none found") is shown. Every
     file the page loaded counts (HTML, CSS, scripts, index files, the results' text), as
     the server sent it (uncompressed; Pagefind's own files are gzipped already)."""
-    site = Path(site)
-    if browser is None:
-        from playwright.sync_api import sync_playwright
-        with sync_playwright() as pw:
-            own = harness.launch_chromium(pw)
-            try:
-                return search_page_cost(site, query, own, timeout_ms)
-            finally:
-                own.close()
-    log = harness.BrowserLog()
-    with harness.StaticServer(site, csp=True) as server:
-        context = harness.new_context(browser, log)
-        context.set_default_timeout(timeout_ms)
-        try:
-            page = context.new_page()
-            started = time.perf_counter()
-            page.goto(server.url_for("search/index.html") + "?q=" + urllib.parse.quote(query))
-            page.wait_for_function("""() => { const s = document.getElementById('search-status');
-                return s && /找到/.test(s.textContent); }""")
-            ms = (time.perf_counter() - started) * 1000
-            status = page.locator("#search-status").text_content()
-            loaded = page.evaluate(LOADED)
-        finally:
-            context.close()
-    if log.page_errors or log.external_requests:
-        raise RuntimeError(f"search failed: {log.page_errors or log.external_requests}")
+    with harness.served_context(Path(site), browser, timeout_ms) as (server, context):
+        page = context.new_page()
+        started = time.perf_counter()
+        page.goto(server.url_for("search/index.html") + "?q=" + urllib.parse.quote(query))
+        page.wait_for_function("""() => { const s = document.getElementById('search-status');
+            return s && /找到/.test(s.textContent); }""")
+        ms = (time.perf_counter() - started) * 1000
+        status = page.locator("#search-status").text_content()
+        loaded = page.evaluate(LOADED)
     total = sum(e["bytes"] for e in loaded)
     return {"query": query, "bytes": total, "kb": round(total / 1024, 1), "requests": len(loaded),
             "ms": round(ms), "status": status}
-
 
 if __name__ == "__main__":
     if len(sys.argv) < 2:

@@ -359,6 +359,24 @@ def overflow_problems(page) -> list[str]:
     }""")
 
 
+def pages_in_mode(page, urls_by_path: dict[str, str], mode: str, width: str, ready=None) -> dict[str, list[str]]:
+    """Each page in the reading mode (`page` made by `with_mode`), settings panel open:
+    the mode's own checks, sideways scrolling and axe (at 1280 px also contrast >= 7:1);
+    path -> problems, only for pages that have some. `ready(page, path)` waits for what a
+    page's script shows before it is checked."""
+    failures = {}
+    for path, url in urls_by_path.items():
+        page.goto(url)
+        if ready is not None:
+            ready(page, path)
+        problems = mode_problems(page, mode)
+        open_settings(page)
+        problems += overflow_problems(page) + axe_problems(page, contrast_7=width == "1280")
+        if problems:
+            failures[path] = problems
+    return failures
+
+
 AXE_RUNS = [("normal", "360"), ("normal", "1280"), ("large", "360"), ("large", "1280"),
             ("hc", "360"), ("hc", "1280"), ("dark", "1280")]
 
@@ -367,16 +385,8 @@ AXE_RUNS = [("normal", "360"), ("normal", "1280"), ("large", "360"), ("large", "
 def test_axe_every_page_in_each_mode(new_page, site_server, site_dir, mode, width):
     """Zero axe violations and no sideways scrolling on every page, settings panel open;
     at 1280 px also text contrast >= 7:1."""
-    page = with_mode(new_page(WIDTHS[width]), mode)
-    failures = {}
-    for path in site_pages(site_dir):
-        page.goto(site_server.url_for(path))
-        problems = mode_problems(page, mode)
-        open_settings(page)
-        problems += overflow_problems(page)
-        problems += axe_problems(page, contrast_7=width == "1280")
-        if problems:
-            failures[path] = problems
+    failures = pages_in_mode(with_mode(new_page(WIDTHS[width]), mode),
+                             {path: site_server.url_for(path) for path in site_pages(site_dir)}, mode, width)
     assert not failures, f"{mode} mode at {width} px:\n" + "\n".join(
         f"{path}:\n  " + "\n  ".join(p) for path, p in failures.items())
 

@@ -4,7 +4,6 @@ agency made for this test (tests/fixtures/agency-years/, never content of the si
 from __future__ import annotations
 
 import html
-import json
 import re
 import shutil
 import subprocess
@@ -17,8 +16,7 @@ import harness
 from gongkai.compare import compare, marked
 from gongkai.config import load_config
 from gongkai.site import load, render_site
-from test_accessibility import (AXE_RUNS, WIDTHS, axe_problems, mode_problems, open_settings,
-                                overflow_problems, with_mode)
+from test_accessibility import AXE_RUNS, WIDTHS, pages_in_mode, with_mode
 
 FIXTURE = Path(__file__).parent / "fixtures" / "agency-years"
 
@@ -121,13 +119,7 @@ def test_axe_on_the_comparison_in_each_mode(new_page, static_server, fixture_sit
     """The comparison (marked goals, change lists, tables) and the agency-year pages that
     link the other year: zero axe violations and no sideways scrolling in every reading mode."""
     server = static_server(fixture_site, csp=True)
-    page = with_mode(new_page(WIDTHS[width]), mode)
-    failures = {}
-    for path in ("agencies/100001/index.html", "2022/100001/index.html", "2021/100001/index.html"):
-        page.goto(server.url_for(path))
-        problems = mode_problems(page, mode)
-        open_settings(page)
-        problems += axe_problems(page, contrast_7=width == "1280") + overflow_problems(page)
-        if problems:
-            failures[path] = problems
+    pages = ("agencies/100001/index.html", "2022/100001/index.html", "2021/100001/index.html")
+    failures = pages_in_mode(with_mode(new_page(WIDTHS[width]), mode),
+                             {path: server.url_for(path) for path in pages}, mode, width)
     assert not failures, failures

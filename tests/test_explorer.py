@@ -24,8 +24,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from test_accessibility import (AXE_RUNS, WIDTHS, axe_problems, mode_problems, open_settings,
-                                overflow_problems, with_mode)
+from test_accessibility import AXE_RUNS, WIDTHS, pages_in_mode, with_mode
 
 EXPLORER = "indicators/index.html"
 # Where the explorer's 任意文字 looks (docs/explorer.md).
@@ -297,20 +296,16 @@ def test_axe_on_the_new_pages_in_each_mode(new_page, site_server, site_dir, mode
     """The explorer with a filter applied and its results shown, the listing's pages, the
     method page and an agency page: zero axe violations and no sideways scrolling in every
     reading mode (settings panel open, as tests/test_accessibility.py does for every page)."""
-    page = with_mode(new_page(WIDTHS[width]), mode)
     pages = [EXPLORER, "indicators/list/index.html", "indicators/method/index.html", "agencies/287001/index.html"] + sorted(
         p.relative_to(site_dir).as_posix() for p in (site_dir / "indicators" / "list").glob("*.html"))[:2]
-    failures = {}
-    for path in pages:
-        page.goto(site_server.url_for(path) + ("?q=满意度" if path == EXPLORER else ""))
+
+    def ready(page, path):
         if path == EXPLORER:
             page.wait_for_selector("#explorer[data-state=ready]")
             assert page.locator("#ex-rows tr").count() > 0
-        problems = mode_problems(page, mode)
-        open_settings(page)
-        problems += axe_problems(page, contrast_7=width == "1280") + overflow_problems(page)
-        if problems:
-            failures[path] = problems
+
+    urls = {p: site_server.url_for(p) + ("?q=满意度" if p == EXPLORER else "") for p in pages}
+    failures = pages_in_mode(with_mode(new_page(WIDTHS[width]), mode), urls, mode, width, ready)
     assert not failures, failures
 
 
