@@ -15,7 +15,8 @@ import io
 import json
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Iterable, Optional
+from pathlib import Path
+from typing import Any, BinaryIO, Callable, Iterable, Optional
 
 from . import measure, urls
 from .derive import ProjectFacts, YearFacts, YearOutline
@@ -132,23 +133,50 @@ def site_wide_paths() -> list[str]:
             urls.ALL_INDICATORS, urls.data_file(SCHEMA_FILES[id(INDICATOR_COLUMNS)]), urls.DATA_PACKAGE]
 
 
+@dataclass(frozen=True)
+class Written:
+    """A site-wide data file written straight into the output folder (the joined CSVs of a
+    province are hundreds of megabytes, never held in memory): where, its size and digest."""
+    file: Path
+    size: int
+    sha256: str
+
+    def open(self) -> BinaryIO:
+        return open(self.file, "rb")
+
+
 def site_wide_data(years: list[YearOutline], read: Callable[[str], bytes], title: str,
-                   resources: Optional[list[list[dict]]] = None, license: Optional[dict] = None) -> dict[str, bytes]:
+                   resources: Optional[list[list[dict]]] = None, license: Optional[dict] = None,
+                   into: Optional[Path] = None) -> dict[str, bytes | Written]:
     """The site-wide files of `data/` (joined CSVs, table schemas, data package). `read(path)`
     gives an agency year's own data file; `resources` (one `year_resources` list per agency
     year) saves reading their JSON again: the build's workers compute them, so the main
-    process need not hold every agency year's files."""
-    files: dict[str, bytes] = {}
+    process need not hold every agency year's files. With `into` (the build's staging
+    folder) the joined CSVs are written there as they are joined (`Written`)."""
+    files: dict[str, bytes | Written] = {}
     for columns, key, path in ((PROJECT_COLUMNS, "projects", urls.ALL_PROJECTS),
                                (INDICATOR_COLUMNS, "indicators", urls.ALL_INDICATORS)):
         head = to_csv(columns, [])
-        files[path] = head + b"".join(read(urls.year_data(y.year, y.ident)[key])[len(head):] for y in years)
+        parts = (read(urls.year_data(y.year, y.ident)[key])[len(head):] for y in years)
+        files[path] = head + b"".join(parts) if into is None else _join_into(into / path, head, parts)
         files[urls.data_file(SCHEMA_FILES[id(columns)])] = table_schema(columns)
     if resources is None:
         resources = [year_resources(y, {path: read(path) for path in urls.year_data(y.year, y.ident).values()})
                      for y in years]
     files[urls.DATA_PACKAGE] = datapackage(files, resources, title, license)
     return files
+
+
+def _join_into(target: Path, head: bytes, parts: Iterable[bytes]) -> Written:
+    digest, size = hashlib.sha256(head), len(head)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "xb") as f:
+        f.write(head)
+        for part in parts:
+            f.write(part)
+            digest.update(part)
+            size += len(part)
+    return Written(target, size, digest.hexdigest())
 
 
 # --- JSON ---------------------------------------------------------------------------------
@@ -374,9 +402,11 @@ def _resource(path: str, data: bytes, title: str, fields: Optional[list] = None)
 
 def _new_resource(path: str, data: bytes, title: str, fields: Optional[list] = None) -> dict:
     name = path.removeprefix(urls.DATA).lower().replace(".", "-")
+    size, digest = ((data.size, data.sha256) if isinstance(data, Written)
+                    else (len(data), hashlib.sha256(data).hexdigest()))
     resource: dict[str, Any] = {
         "name": name, "path": path.removeprefix(urls.DATA), "title": title,
-        "bytes": len(data), "hash": "sha256:" + hashlib.sha256(data).hexdigest(),
+        "bytes": size, "hash": "sha256:" + digest,
     }
     if fields is None:
         resource.update({"format": "json", "mediatype": "application/json", "encoding": "utf-8"})

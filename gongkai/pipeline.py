@@ -122,8 +122,9 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
         in_order = ranked(results)
         years = [r.outline for r in in_order]
         data = site.site_wide_data(years, lambda path: (staging / path).read_bytes(),
-                                   [r.resources for r in in_order])
-        common, problems = site.common(years, data, lambda path: (staging / path).read_bytes())
+                                   [r.resources for r in in_order], into=staging)
+        common, problems = site.common(years, data, lambda path: (staging / path).read_bytes(), into=staging)
+        del data   # before the index step, which has the memory to itself
         if common is None:
             raise Stop(problems)
         write.write_files(staging, common)

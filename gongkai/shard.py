@@ -297,8 +297,9 @@ def _merge(config_path: Path, folders: list[Path], output, with_search: bool) ->
         with write.staging(target, config.content_dir, config.root) as staging:
             sizes = _copy_shards(folders, staging)
             read = lambda path: (staging / path).read_bytes()   # noqa: E731
-            data = site.site_wide_data(years, read)
-            common, problems = site.common(years, data, read)
+            data = site.site_wide_data(years, read, into=staging)
+            common, problems = site.common(years, data, read, into=staging)
+            del data
             if common is None:
                 raise Stop(problems)
             write.write_files(staging, common)

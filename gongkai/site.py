@@ -27,7 +27,7 @@ from .errors import Problem, sort_key
 from .progress import Progress
 from .render import Output, Renderer, template_problem
 from .search.shadow import shadow_files
-from .write import write_files
+from .write import write_file, write_files
 
 BATCH = 4   # agency-year files per task: the progress bar moves, results stay small
 
@@ -182,19 +182,23 @@ class Site:
         """The agency years in site order: newest year first, then identifier."""
         return [r.outline for r in ranked(results)]
 
-    def common(self, years: list[YearOutline], data: dict[str, bytes],
-               read: Optional[Callable[[str], bytes]] = None) -> tuple[Optional[Output], list[Problem]]:
+    def common(self, years: list[YearOutline], data: dict[str, bytes | opendata.Written],
+               read: Optional[Callable[[str], bytes]] = None, into: Optional[Path] = None
+               ) -> tuple[Optional[Output], list[Problem]]:
         """The pages that list every agency year, the fixed pages, assets and the site-wide
-        `data`; `read(path)` gives an agency year's own data file; or None and the problems."""
+        `data`; `read(path)` gives an agency year's own data file; or None and the problems.
+        With `into` (a staging folder) each file is written there at once, not kept."""
+        sink = None if into is None else (lambda path, payload: write_file(into, path, payload))
         try:
-            out = self.renderer.common(years, data, read)
+            out = self.renderer.common(years, data, read, sink)
         except Exception as exc:
             return None, [template_problem(exc, self.renderer.templates)]
         return (None, out.problems) if out.problems else (out, [])
 
     def site_wide_data(self, years: list[YearOutline], read: Callable[[str], bytes],
-                       resources: Optional[list[list[dict]]] = None) -> dict[str, bytes]:
-        return opendata.site_wide_data(years, read, self.config.title, resources, self.config.data_license)
+                       resources: Optional[list[list[dict]]] = None, into: Optional[Path] = None
+                       ) -> dict[str, bytes | opendata.Written]:
+        return opendata.site_wide_data(years, read, self.config.title, resources, self.config.data_license, into)
 
 
 def ranked(results: list[YearResult]) -> list[YearResult]:

@@ -237,6 +237,14 @@ def write_files(folder: Path, site: Output) -> None:
         shutil.copyfile(source, parent_of(_target(folder, rel)))   # bytes only: no times or modes
 
 
+def write_file(folder: Path, rel: str, data: bytes) -> None:
+    """Write one new file into an existing `folder` (its folders made as needed)."""
+    target = _target(folder, rel)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with open(target, "xb") as handle:
+        handle.write(data)
+
+
 def fix_modes(folder: Path) -> None:
     """Same modes on every machine, whatever the umask: folders 755, files 644. `staging`
     sets the umask to 022 while it writes, so only the staging folder itself is left."""

@@ -30,6 +30,7 @@ from typing import Optional
 
 from .. import urls
 from ..derive import YearOutline
+from ..opendata import Written
 
 OWNER = "gongkai/render/explorer.py"
 PART_ROWS = 2000             # rows per data part at most
@@ -58,11 +59,21 @@ def shown(cell: str) -> str:
     return cell[1:] if cell[:1] == "'" and cell[1:2] and cell[1] in FORMULA_START else cell
 
 
+def _size(data: bytes | Written) -> int:
+    return data.size if isinstance(data, Written) else len(data)
+
+
+def _text(data: bytes | Written) -> io.TextIOWrapper:
+    """A CSV file's text, decoded as it is read (a province's indicators.csv is 260 MB)."""
+    return io.TextIOWrapper(data.open() if isinstance(data, Written) else io.BytesIO(data),
+                            encoding="utf-8-sig", newline="")
+
+
 class Table:
     """The indicator rows, every cell interned: `cells` is one flat array of string ids,
     `width` per row (the CSV's columns, then the project page)."""
 
-    def __init__(self, indicators: bytes, projects: bytes, regions: list[str]):
+    def __init__(self, indicators: bytes | Written, projects: bytes | Written, regions: list[str]):
         self.strings: list[str] = [""]
         ids: dict[str, int] = {"": 0}
 
@@ -75,14 +86,14 @@ class Table:
 
         # A cell is as long as the printed text (1 MB is allowed): no field-size limit below
         # the whole file's. The limit is the csv module's, for the process; only raised.
-        csv.field_size_limit(max(csv.field_size_limit(), len(projects), len(indicators)))
+        csv.field_size_limit(max(csv.field_size_limit(), _size(projects), _size(indicators)))
         pages: dict[tuple[str, str, str], str] = {}
-        rows = csv.reader(io.StringIO(projects.decode("utf-8-sig"), newline=""))
+        rows = csv.reader(_text(projects))
         head = next(rows, None)
         if head and PAGE in head:
             y, a, p, g = (head.index(h) for h in (YEAR, IDENT, POSITION, PAGE))
             pages = {(r[y], r[a], r[p]): r[g] for r in rows}
-        rows = csv.reader(io.StringIO(indicators.decode("utf-8-sig"), newline=""))
+        rows = csv.reader(_text(indicators))
         self.columns: list[str] = next(rows, None) or []
         self.width = len(self.columns) + 1
         self.col = {h: i for i, h in enumerate(self.columns)}

@@ -18,6 +18,7 @@ from ..history import FileDates
 from ..values import grouped
 from ..derive import ProjectFacts, YearFacts, YearOutline
 from ..errors import Problem, relpath
+from ..opendata import Written
 from . import explorer, lists
 from .fast_jinja import make_env
 from .method import measurability_page
@@ -201,13 +202,15 @@ class Renderer:
 
     # --- the pages that list every agency year, fixed pages, assets ------------------------
 
-    def common(self, years: list[YearOutline], data: dict[str, bytes],
-               read: Optional[Callable[[str], bytes]] = None) -> Output:
+    def common(self, years: list[YearOutline], data: dict[str, bytes | Written],
+               read: Optional[Callable[[str], bytes]] = None,
+               sink: Optional[Callable[[str, bytes], None]] = None) -> Output:
         """Everything but the agency-year pages: lists, feeds, the site-wide data files (`data`),
         fixed pages, assets. `years` in site order. `read(path)` gives an agency year's own
         data file, for the comparisons of an agency's years (without it, as in `check`, the
-        agency pages list the years only)."""
-        out = Output()
+        agency pages list the years only). `sink(path, bytes)` writes each file at once
+        (the build: a province's lists and explorer are hundreds of megabytes)."""
+        out = Output(sink=sink)
         self._agencies(out, years, read)
         # The lists change when an agency year is published: the newest known date.
         updated = max(filter(None, (entry_date(y.published, self.dates.get(y.source)) for y in years)),
@@ -230,7 +233,10 @@ class Renderer:
         self._page(out, "templates/404.html", "404.html", urls.NOT_FOUND, frame)
         self._feeds(out, years, updated)
         for path, payload in data.items():
-            out.add(path, payload, "gongkai/opendata.py")
+            if isinstance(payload, Written):
+                out.add_written(path, payload.size, "gongkai/opendata.py")
+            else:
+                out.add(path, payload, "gongkai/opendata.py")
         self._assets(out)
         out.problems += out.conflicts()
         return out
