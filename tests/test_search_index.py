@@ -409,3 +409,64 @@ def test_build_takes_unchanged_index_parts_from_the_live_site(tmp_path: Path):
     again = subprocess.run(cmd + ["--force"], cwd=REPO, capture_output=True, text=True, check=True)
     assert "search index: 1 of 1 part(s) unchanged, taken from the previous build" in again.stderr
     assert tree_digest(out / "pagefind") == digest
+
+
+FAKE_PAGEFIND = '''#!/usr/bin/env python3
+# Stands in for Pagefind: a fragment per page, named by the shortest prefix (two hex digits
+# at least: 256 names) of its content hash unique within this run, so that parts clash.
+import gzip, hashlib, pathlib, sys
+args = sys.argv[1:]
+site, out = pathlib.Path(args[args.index("--site") + 1]), pathlib.Path(args[args.index("--output-path") + 1])
+(out / "fragment").mkdir(parents=True, exist_ok=True)
+taken = set()
+for page in sorted(site.rglob("*.html")):
+    digest = hashlib.sha256(page.read_bytes()).hexdigest()
+    n = 2
+    while digest[:n] in taken:
+        n += 1
+    taken.add(digest[:n])
+    url = "/" + page.relative_to(site).as_posix()
+    (out / "fragment" / f"zxx_{digest[:n]}.pf_fragment").write_bytes(
+        gzip.compress(b'pagefind_dcd{"url":"' + url.encode() + b'"}'))
+print("Running Pagefind v%s (Extended)")
+''' % PAGEFIND_VERSION
+
+
+def test_pages_of_different_parts_never_share_an_id(tmp_path: Path):
+    """Ids clash across parts (the stand-in names pages by two hex digits): pages of later
+    parts get salt until every id is unique; the result depends on the content only."""
+    from gongkai.search import _separate_ids
+    from gongkai.search.bundle import fragment_names
+    from gongkai.search.shadow import ShadowPages, move_shadows, shadow_files
+
+    binary = tmp_path / "pagefind"
+    binary.write_text(FAKE_PAGEFIND)
+    binary.chmod(0o755)
+    pages = {f"2022/{n:03d}/index.html": ('<main data-search-kind="项目" data-search-year="2022">'
+                                          f'<h1>第{n}页</h1><p>内容{n}</p></main>').encode()
+             for n in range(60)}
+
+    def index(root: Path) -> list[dict[str, str]]:
+        root.mkdir()
+        shadows = ShadowPages(root)
+        shadows.add(shadow_files(pages, str(shadows.folder)), pages)
+        shares = split_pages(sorted(shadows.digests), 4)
+        outputs = [root / f"out-{n}" for n in range(4)]
+        jobs = []
+        for n, share in enumerate(shares):
+            move_shadows(shadows.folder, root / f"part-{n}", share)
+            jobs.append((root / f"part-{n}", outputs[n]))
+        run_pagefinds(binary, jobs, 2)
+        before = [fragment_names(o) for o in outputs]
+        salted = _separate_ids(binary, root, shadows.folder, shares, outputs, 2)
+        after = [fragment_names(o) for o in outputs]
+        clashing = {n for n in range(1, 4) if set(before[n]) & set().union(*before[:n])}
+        assert salted == sorted(clashing) and clashing, "the stand-in makes ids clash"
+        assert set(before[0]) == set(after[0])               # the first part keeps its ids
+        return after
+
+    first = index(tmp_path / "one")
+    names = [name for part in first for name in part]
+    assert len(names) == len(set(names)) == 60
+    assert sorted(a for part in first for a in part.values()) == sorted("/" + p for p in pages)
+    assert index(tmp_path / "two") == first

@@ -110,6 +110,24 @@ def finish_bundle(bundle: Path, facets: dict[str, dict[str, str]], keys: list[st
 _FRAGMENT_URL_RE = re.compile(rb'^pagefind_dcd\{"url":"((?:[^"\\]|\\.)*)"')
 
 
+def fragment_address(name: str, data: bytes) -> str:
+    """The page address a fragment file is of (its bytes as Pagefind wrote them, gzipped)."""
+    # only the start: the address comes first (decompressing whole fragments took 0.5 s)
+    match = (_FRAGMENT_URL_RE.match(zlib.decompressobj(31).decompress(data, 1024))
+             or _FRAGMENT_URL_RE.match(gzip.decompress(data)))     # an address over 1 KB
+    if not match:
+        raise SearchIndexError(f"{name}: cannot read its page address")
+    return json.loads(b'"' + match.group(1) + b'"')
+
+
+def fragment_names(part: Path) -> dict[str, str]:
+    """Fragment name (a page's id in the index) -> page address, for one part's folder."""
+    names = {}
+    for path in (part / "fragment").glob("*.pf_fragment"):
+        names[path.name.removesuffix(".pf_fragment")] = fragment_address(path.name, path.read_bytes())
+    return names
+
+
 def write_pages_file(bundle: Path, facets: dict[str, dict[str, str]], fragments: list[tuple[str, bytes]]) -> None:
     """`search-pages.json`: the facets of every page by its Pagefind id (fragment name),
     so that search.js can count, filter and sort many results before it loads their text:
@@ -128,12 +146,7 @@ def write_pages_file(bundle: Path, facets: dict[str, dict[str, str]], fragments:
     index = {name: {v: i for i, v in enumerate(vs)} for name, vs in values.items()}
     pages, found = {}, []
     for name, data in fragments:
-        # only the start: the address comes first (decompressing whole fragments took 0.5 s)
-        match = (_FRAGMENT_URL_RE.match(zlib.decompressobj(31).decompress(data, 1024))
-                 or _FRAGMENT_URL_RE.match(gzip.decompress(data)))     # an address over 1 KB
-        if not match:
-            raise SearchIndexError(f"{name}: cannot read its page address")
-        found.append((json.loads(b'"' + match.group(1) + b'"'), name))
+        found.append((fragment_address(name, data), name))
     # In the order of the pages' addresses: browsing without a query lists them so.
     for address, name in sorted(found):
         f = facets[address]
@@ -144,8 +157,9 @@ def write_pages_file(bundle: Path, facets: dict[str, dict[str, str]], fragments:
             sum(1 << index["category"][c] for c in f.get("category", "").split("|") if c),
             index["kind"].get(f.get("kind")),
             (int(budget) if budget.isdigit() else float(budget)) if budget else None]
-    if len(pages) != len(facets):
-        raise SearchIndexError(f"{len(facets)} pages indexed, {len(pages)} fragments written")
+    if len(pages) != len(facets) or len(found) != len(facets):
+        raise SearchIndexError(f"{len(facets)} pages indexed, {len(found)} fragments written, "
+                               f"{len(pages)} of them with an id of their own")
     data = {"facets": values, "pages": pages}
     (bundle / PAGES_FILE).write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")),
                                      encoding="utf-8")

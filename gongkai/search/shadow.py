@@ -79,6 +79,20 @@ def _shadow(page: str) -> Optional[tuple[str, dict[str, str]]]:
             f'</main></body></html>\n'), facets
 
 
+SALT_TAG = '<span data-pagefind-meta="salt:{}"></span>'
+_SALT_END = "</div>\n</main>"
+
+
+def add_salt(shadow: Path, salt: int) -> None:
+    """Give a shadow page another content hash (so another id in the index): its salt as a
+    sealed metadata word, replacing any earlier one (search/__init__.py `_separate_ids`)."""
+    text = re.sub(r'<span data-pagefind-meta="salt:[a-z]*"></span>', "", shadow.read_text(encoding="utf-8"))
+    if _SALT_END not in text:
+        raise ValueError(f"{shadow}: not a shadow page")
+    tag = SALT_TAG.format(seal(str(salt)))
+    shadow.write_text(text.replace(_SALT_END, tag + _SALT_END, 1), encoding="utf-8")
+
+
 # --- a site's shadow pages ----------------------------------------------------------------
 
 def site_pages(site_dir: Path) -> list[str]:
