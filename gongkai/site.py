@@ -190,8 +190,10 @@ class Site:
         With `into` (a staging folder) each file is written there at once, not kept."""
         sink = None if into is None else (lambda path, payload: write_file(into, path, payload))
         try:
-            out = self.renderer.common(years, data, read, sink)
+            out = self.renderer.common(years, data, read, sink, self.workers)
         except Exception as exc:
+            if into is not None and isinstance(exc, OSError):   # writing failed (a full disk): the caller's error
+                raise
             return None, [template_problem(exc, self.renderer.templates)]
         return (None, out.problems) if out.problems else (out, [])
 
