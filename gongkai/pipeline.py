@@ -36,6 +36,9 @@ class IndexFailed(Exception):
     """The search index step raised; the message is its error."""
 
 
+FAILURES = (Stop, WriteError, IndexFailed, verify.VerifyFailed, OSError)   # what `failed` explains
+
+
 def build_command(config_path: str | Path, output: Optional[str | Path] = None, search: bool = True,
                   force: bool = False) -> int:
     """Build the site; 0 on success, 1 on any error (with the previous site untouched)."""
@@ -74,29 +77,31 @@ def build(config_path: Path, output: Optional[str | Path], with_search: bool, fo
             + "；网站照常生成，页面不列更正记录（hint: 检出完整的 git 历史后重新生成）")
     try:
         results, notes, pages = _build(site, files, target, stamp, with_search)
-    except Stop as exc:
-        errors = report(exc.problems)
-        say(f"生成已停止：{errors} 个错误；未写入任何文件")
-        return 1
-    except WriteError as exc:
-        say(f"error: {exc}")
-        return 1
-    except IndexFailed as exc:
-        say(f"error: 搜索索引生成失败，原有网站未改动：{exc} "
-            "（不生成搜索索引：build.py build --no-search）")
-        return 1
-    except verify.VerifyFailed as exc:
-        say(f"error: 生成的网站未通过检查，原有网站未改动：{exc}")
-        return 1
-    except OSError as exc:
-        say(f"{exc.filename or target}: error: 无法写入网站：{exc.strerror or exc}")
-        return 1
+    except FAILURES as exc:
+        return failed(exc, target, "生成已停止")
     notes = config_notes + notes
     report(notes)
     years = [r.outline for r in results]
     say(f"已生成 {target}：{sum(p.endswith('.html') for p in pages)} 个页面，{len(pages)} 个文件，"
         f"{len(years)} 个部门年度，{sum(len(y.slugs) for y in years)} 个项目，{len(notes)} 条提示")
     return 0
+
+
+def failed(exc: Exception, target: Path, stopped: str, command: str = "build.py build") -> int:
+    """Say why a build (or a merge) stopped, as an editor reads it; the exit code 1. The
+    previous site is untouched whichever of FAILURES it was."""
+    if isinstance(exc, Stop):
+        errors = report(exc.problems)
+        say(f"{stopped}：{errors} 个错误；未写入任何文件")
+    elif isinstance(exc, IndexFailed):
+        say(f"error: 搜索索引生成失败，原有网站未改动：{exc} （不生成搜索索引：{command} --no-search）")
+    elif isinstance(exc, verify.VerifyFailed):
+        say(f"error: 生成的网站未通过检查，原有网站未改动：{exc}")
+    elif isinstance(exc, WriteError):
+        say(f"error: {exc}")
+    else:
+        say(f"{getattr(exc, 'filename', None) or target}: error: 无法写入网站：{getattr(exc, 'strerror', None) or exc}")
+    return 1
 
 
 def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search: bool

@@ -34,7 +34,7 @@ from .errors import relpath
 from .files import FILE, walk_folder
 from .measure import Tally
 from .model import Agency
-from .pipeline import IndexFailed, Stop, fingerprint, terminate_as_exit
+from .pipeline import FAILURES, IndexFailed, Stop, failed, fingerprint, terminate_as_exit
 from .render import site_folder
 from .site import Site, order, ranked
 
@@ -216,13 +216,8 @@ def build_shard_command(config_path: str | Path, given: list[str], output: Optio
                 sizes = {path: size for r in results for path, size in r.sizes.items()}
                 sizes[SHARD_FILE] = len(data)
                 write.seal(staging, stamp, sizes)
-        except Stop as exc:
-            errors = report(exc.problems)
-            say(f"生成已停止：{errors} 个错误；未写入任何文件")
-            return 1
-        except (write.WriteError, verify.VerifyFailed) as exc:
-            say(f"error: {exc}")
-            return 1
+        except FAILURES as exc:
+            return failed(exc, target, "生成已停止")
         report(notes)
         say(f"已生成分片 {target}：{len(results)} 个部门年度（{'、'.join(given)}）")
         return 0
@@ -314,22 +309,14 @@ def _merge(config_path: Path, folders: list[Path], output, with_search: bool) ->
             if found:
                 raise verify.VerifyFailed(found)
             write.seal(staging, fingerprint(config, config_path, with_search, known), sizes)
-    except Stop as exc:
-        errors = report(exc.problems)
-        say(f"合并已停止：{errors} 个错误；未写入任何文件")
-        return 1
-    except IndexFailed as exc:
-        say(f"error: 搜索索引生成失败，原有网站未改动：{exc}")
-        return 1
-    except (write.WriteError, verify.VerifyFailed, ShardClash) as exc:
-        say(f"error: {exc}")
-        return 1
+    except FAILURES as exc:
+        return failed(exc, target, "合并已停止", "build.py merge")
     say(f"已合并 {len(folders)} 个分片到 {target}：{len(years)} 个部门年度，"
         f"{sum(len(y.slugs) for y in years)} 个项目")
     return 0
 
 
-class ShardClash(Exception):
+class ShardClash(write.WriteError):
     """Two shards hold one file."""
 
 
