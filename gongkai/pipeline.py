@@ -18,7 +18,7 @@ from . import history, parallel, search, verify, write
 from .config import load_config, source_date_epoch
 from .console import report, say
 from .errors import Problem, relpath
-from .files import LINK, OTHER, walk_folder
+from .files import FILE, LINK, OTHER, walk_folder
 from .render import site_folder
 from .site import Site, YearResult, ranked
 from .write import WriteError
@@ -184,18 +184,28 @@ def fingerprint(config, config_path: Path, with_search: bool, known: history.His
     folders = [config.content_dir, site_folder(config, "templates"), site_folder(config, "theme"),
                Path(__file__).parent]
     for n, folder in enumerate(folders):
-        for rel, path, kind in sorted(walk_folder(str(folder), _pycache)):
-            if kind == OTHER:
-                continue
-            digest.update(f"{n}/{rel}".encode("utf-8", "surrogateescape") + b"\0")
-            if kind == LINK:   # a linked folder is not entered; the check refuses links out
-                digest.update(b"link:" + os.fsencode(os.readlink(path)) + b"\0")
-            try:
-                with open(path, "rb") as f:
-                    digest.update(hashlib.file_digest(f, "sha256").digest())
-            except OSError:
-                digest.update(b"unreadable")
+        digest_tree(digest, n, folder)
     return digest.hexdigest()
+
+
+def digest_tree(digest, n: int, folder: Path) -> None:
+    """Add to `digest` every file under `folder` (or the file `folder`): its path relative
+    to it, prefixed by `n` to tell the trees apart, and its bytes (a link: where it leads)."""
+    if folder.is_file():
+        found = [("", str(folder), FILE)]
+    else:
+        found = sorted(walk_folder(str(folder), _pycache))
+    for rel, path, kind in found:
+        if kind == OTHER:
+            continue
+        digest.update(f"{n}/{rel}".encode("utf-8", "surrogateescape") + b"\0")
+        if kind == LINK:   # a linked folder is not entered; the check refuses links out
+            digest.update(b"link:" + os.fsencode(os.readlink(path)) + b"\0")
+        try:
+            with open(path, "rb") as f:
+                digest.update(hashlib.file_digest(f, "sha256").digest())
+        except OSError:
+            digest.update(b"unreadable")
 
 
 def _pycache(rel: str) -> bool:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -28,13 +29,13 @@ import yaml
 from . import history, parallel, search, urls, verify, write
 from .config import Config, load_config, source_date_epoch
 from .console import report, say
-from .content import address_clashes
+from .content import address_clashes, find_files
 from .derive import YearOutline
 from .errors import relpath
 from .files import FILE, walk_folder
 from .measure import Tally
 from .model import Agency
-from .pipeline import FAILURES, IndexFailed, Stop, failed, fingerprint, terminate_as_exit
+from .pipeline import FAILURES, IndexFailed, Stop, digest_tree, failed, fingerprint, terminate_as_exit
 from .render import site_folder
 from .site import Site, order, ranked
 
@@ -69,7 +70,7 @@ def region_of(path: Path) -> Optional[str]:
         return None
     for i, line in enumerate(lines):
         if line.startswith("agency:"):
-            block = [line] + [x for x in _takewhile_indented(lines[i + 1:])]
+            block = [line, *itertools.takewhile(_inside, lines[i + 1:])]
             try:
                 agency = yaml.safe_load("\n".join(block)).get("agency")
             except (yaml.YAMLError, AttributeError):
@@ -79,13 +80,9 @@ def region_of(path: Path) -> Optional[str]:
     return None
 
 
-def _takewhile_indented(lines: list[str]) -> list[str]:
-    out = []
-    for line in lines:
-        if line.strip() and not line[0].isspace() and not line.startswith("#"):
-            break
-        out.append(line)
-    return out
+def _inside(line: str) -> bool:
+    """Whether a line still belongs to the block above it (indented, blank or a comment)."""
+    return not line.strip() or line[0].isspace() or line.startswith("#")
 
 
 def chosen_files(config: Config, files: list[Path], shards: list[tuple[str, Optional[int]]]) -> list[Path]:
@@ -135,23 +132,18 @@ def shard_fingerprint(config: Config, config_path: Path, files: list[Path], chos
     for path in files:
         digest.update(str(path.relative_to(config.content_dir)).encode("utf-8", "surrogateescape") + b"\0")
     sources = {relpath(p, config.root) for p in chosen}
+    digest.update("\0".join(sorted(sources)).encode("utf-8", "surrogateescape") + b"\0")
     digest.update(history.digest({k: v for k, v in known.dates.items() if k in sources}))
     folders = [site_folder(config, "templates"), site_folder(config, "theme"), Path(__file__).parent]
     folders += [p for path in chosen for p in (path, urls.originals_folder(path)) if p.exists()]
     for n, folder in enumerate(folders):
-        if folder.is_file():
-            digest.update(f"{n}\0".encode() + hashlib.sha256(folder.read_bytes()).digest())
-            continue
-        for rel, path, kind in sorted(walk_folder(str(folder), lambda rel: rel.endswith("__pycache__/"))):
-            if kind == FILE:
-                with open(path, "rb") as f:
-                    digest.update(f"{n}/{rel}\0".encode("utf-8", "surrogateescape")
-                                  + hashlib.file_digest(f, "sha256").digest())
+        digest_tree(digest, n, folder)
     return digest.hexdigest()
 
 
-def prepare(config_path: Path, given: list[str]) -> tuple[Optional[tuple], int]:
-    """Configuration, site, every content file and the shard's; or the exit code."""
+def prepare(config_path: Path, given: list[str], build: bool = True) -> tuple[Optional[tuple], int]:
+    """Configuration, the site (only to `build`: it reads every file's 更正记录), the
+    content's git history, every content file and the shard's; or the exit code."""
     config, notes = load_config(config_path)
     if config is None:
         report(notes)
@@ -165,14 +157,14 @@ def prepare(config_path: Path, given: list[str]) -> tuple[Optional[tuple], int]:
         say(f"{relpath(config.content_dir)}: error: 找不到内容文件夹")
         return None, 1
     known = history.read(config.root, config.content_folder)
-    site = Site(config, source_date_epoch(), parallel.worker_count(), known=known)
-    files = site.content_files()
+    site = Site(config, source_date_epoch(), parallel.worker_count(), known=known) if build else None
+    files = site.content_files() if site else find_files([config.content_dir])
     return (config, site, known, files, chosen_files(config, files, shards)), 0
 
 
 def shard_key_command(config_path: str | Path, given: list[str]) -> int:
     """`build.py shard-key --shard …`: print the shard's input fingerprint (a CI cache key)."""
-    prepared, code = prepare(Path(config_path), given)
+    prepared, code = prepare(Path(config_path), given, build=False)
     if prepared is None:
         return code
     config, _, known, files, chosen = prepared

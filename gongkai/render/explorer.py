@@ -305,8 +305,7 @@ def _paginate(t: Table, blocks: list[tuple[int, int]], cols: list[int]) -> list[
 def pages(renderer, out, years: list[YearOutline], data: dict[str, bytes]) -> None:
     """Everything the explorer renders, into `out` (called from Renderer.common)."""
     t = Table(data.get(urls.ALL_INDICATORS, b""), data.get(urls.ALL_PROJECTS, b""), list(renderer.config.regions))
-    from .views import entry_date
-    updated = max(filter(None, (entry_date(y.published, renderer.dates.get(y.source)) for y in years)), default=None)
+    updated = renderer.newest(years)
     for path, payload in manifest_and_parts(t).items():
         out.add(path, payload, OWNER)
     contents = listing(renderer, out, t, updated)
@@ -315,7 +314,7 @@ def pages(renderer, out, years: list[YearOutline], data: dict[str, bytes]) -> No
     frame = renderer._plain_frame(path, "绩效指标浏览", updated)
     renderer._page(out, OWNER, "indicators.html", path, frame, rows=t.count,
                    has_measure=MEASURE in t.col, contents=contents,
-                   method=root + urls.MEASURABILITY if hasattr(urls, "MEASURABILITY") else None,
+                   method=root + urls.MEASURABILITY,
                    listing=root + urls.EXPLORER_LIST, csv=root + urls.ALL_INDICATORS,
                    agencies=len(t.blocks))
 

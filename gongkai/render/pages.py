@@ -157,7 +157,7 @@ class Renderer:
                    search=search_facets(year, "部门", facts.total_budget, year.unit))
         for i, pf in enumerate(facts.projects):
             self._project(out, facts, pf, facts.projects[i - 1] if i else None,
-                          facts.projects[i + 1] if i + 1 < len(facts.projects) else None, originals, published,
+                          facts.projects[i + 1] if i + 1 < len(facts.projects) else None, published,
                           views[id(pf.project)])
 
     def _extracted_page(self, out: Output, year, original: dict, source: Path,
@@ -184,8 +184,7 @@ class Renderer:
         return [("首页", urls.HOME), (f"{number} 年", f"{urls.HOME}#y{number}")]
 
     def _project(self, out: Output, facts: YearFacts, pf: ProjectFacts, prev: Optional[ProjectFacts],
-                 next_: Optional[ProjectFacts], originals: list[dict], published: datetime.date,
-                 view: Optional[dict] = None) -> None:
+                 next_: Optional[ProjectFacts], published: datetime.date, view: dict) -> None:
         """`/{year}/{agency}/{project}/`: one 绩效目标表."""
         year = facts.year
         path = urls.project_page(year.year, year.agency.ident, pf.slug)
@@ -195,7 +194,7 @@ class Renderer:
                           self._year_crumbs(year.year) + [(year.agency.name, urls.year_page(year.year, year.agency.ident)),
                                                           (project_title(pf), None)],
                           pub_date=published, source=year.agency.name)
-        self._page(out, year.source, "project.html", path, frame, project=view or project_view(pf, originals), nav=nav,
+        self._page(out, year.source, "project.html", path, frame, project=view, nav=nav,
                    search=search_facets(year, "项目", pf.project.budget, pf.unit, pf.categories),
                    agency={"name": year.agency.name, "year": year.year, "href": urls.YEAR_FROM_PROJECT,
                            "count": len(facts.projects)})
@@ -230,9 +229,7 @@ class Renderer:
                      read: Optional[Callable[[str], bytes]]) -> None:
         """`common` but the explorer."""
         self._agencies(out, years, read)
-        # The lists change when an agency year is published: the newest known date.
-        updated = max(filter(None, (entry_date(y.published, self.dates.get(y.source)) for y in years)),
-                      default=None)
+        updated = self.newest(years)
         groups, one_by_one = lists.by_year_and_region(self.config.regions, years), lists.listed_one_by_one(years)
         self._home(out, groups, one_by_one, updated)
         lists.pages(self, out, groups, updated)
@@ -273,11 +270,14 @@ class Renderer:
             rows = [{"year": y.year, "href": root + urls.year_page(y.year, ident), "name": y.agency.name,
                      "projects": len(y.slugs), "total": grouped(y.total_budget), "unit": y.unit} for y in group]
             title = f"{name}：各年度预算绩效目标"
-            newest = max(filter(None, (entry_date(y.published, self.dates.get(y.source)) for y in group)), default=None)
             frame = page_view(path, title, [("首页", urls.HOME), (title, None)],
-                              pub_date=newest, source=name)
+                              pub_date=self.newest(group), source=name)
             self._page(out, "gongkai/compare.py", "agency.html", path, frame, rows=rows,
                        comparisons=comparisons, root=root, compared=read is not None)
+
+    def newest(self, years: list[YearOutline]) -> Optional[datetime.date]:
+        """When a list of these agency years last changed: the newest known date of one."""
+        return max(filter(None, (entry_date(y.published, self.dates.get(y.source)) for y in years)), default=None)
 
     def _plain_frame(self, path: str, title: str, updated: datetime.date) -> dict:
         return page_view(path, title, [("首页", urls.HOME), (title, None)],
