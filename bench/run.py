@@ -11,7 +11,7 @@ For each scale (project pages; default 1,000 and 10,000, or `BENCH_SCALE=1000,50
 3. at the largest scale, `build.py serve`: the time from writing one agency-year file to the
    changed project page being served (the "incremental" figure);
 4. page weight of one Gongkai project page (HTML + the CSS/JS it references, and the number
-   of references outside the site), and an estimate of what a first search transfers;
+   of references outside the site), and the size of the search index;
 5. the derived pages (indicator explorer and listing, method page, agency pages): files,
    bytes, largest page and render time (bench/newpages.py), and the explorer's first load
    in Chromium (tests/explorer_probe.py).
@@ -415,7 +415,7 @@ def seed_site(runs: int) -> dict:
     info: dict = {"build": result.as_dict()}
     if result.ok:
         info["largest_project_page"] = largest_project_page(out)
-        info["search_transfer"] = search_first_transfer(out)
+        info["search_index"] = search_index_sizes(out)
         info["first_query"] = measured_first_query(out)
         info["serve"] = seed_serve(max(runs, 3)).as_dict()
     return info
@@ -486,38 +486,13 @@ def find_page(site: Path, code: str) -> Optional[Path]:
     return None
 
 
-def search_first_transfer(site: Path) -> Optional[dict]:
-    """What Pagefind's first query loads, estimated from the files' bytes on disk (Pagefind
-    stores its wasm, meta and index chunks gzipped; the HTML, CSS, JS and JSON are counted
-    uncompressed, as a server without compression would send them):
-    the search page and what it references, pagefind.js, pagefind-entry.json, the wasm, the
-    meta file, the largest index chunk (worst case) and five median-sized fragments. With
-    several bundles (an index per region or year), the shallowest one is counted."""
-    entries = sorted(site.glob("**/pagefind-entry.json"), key=lambda p: (len(p.parts), p))
-    if not entries:
-        return None
-    pf = entries[0].parent          # the primary bundle (shallowest); others are merged ones
-
-    def size(pattern: str, pick=max) -> int:
-        files = [p.stat().st_size for p in pf.glob(pattern)]
-        return pick(files) if files else 0
-
-    search_page = next((p for p in (site / "search" / "index.html", site / "search.html") if p.is_file()), None)
-    page = page_weight(site, search_page)["html_css_js"] if search_page else 0
-    fragments = sorted(p.stat().st_size for p in (pf / "fragment").glob("*"))
-    median_fragment = fragments[len(fragments) // 2] if fragments else 0
-    parts = {"search_page_html_css_js": page, "pagefind.js": size("pagefind.js"),
-             "pagefind-entry.json": size("pagefind-entry.json"),
-             "other_json": sum(p.stat().st_size for p in pf.glob("*.json") if p.name != "pagefind-entry.json"),
-             "wasm": size("wasm.*.pagefind"),
-             "meta": size("pagefind.*.pf_meta"), "largest_index_chunk": size("index/*"),
-             "five_fragments": 5 * median_fragment}
-    parts["total"] = sum(parts.values())
-    parts["bundle"] = str(pf.relative_to(site))
-    parts["bundles"] = len(entries)
-    parts["index_files"] = len(list((pf / "index").glob("*")))
-    parts["fragments"] = len(fragments)
-    return parts
+def search_index_sizes(site: Path) -> Optional[dict]:
+    """The search index's files (gongkai/search/index.py), bytes on disk as served (the
+    build gzips them): {"all": {"bytes", "files"}, "meta": …, "words": …, "pages": …}, or
+    None when the site has none."""
+    sys.path.insert(0, str(REPO))
+    from gongkai.search import index_stats
+    return index_stats(site) or None
 
 
 # --- serve: one agency-year change to the reloaded page ----------------------------------
@@ -744,10 +719,10 @@ def bench_scale(scale: int, runs: int, seed: int, tools: set, hugo: Optional[str
     interleaved(jobs, runs, results)
 
     if results.get("gongkai_search") and results["gongkai_search"].ok:
-        extra["search_transfer"] = search_first_transfer(g_search_out)
+        extra["search_index"] = search_index_sizes(g_search_out)
         extra["first_search"] = measured_search_page(g_search_out, manifest["sample"]["name"])
-        if extra["search_transfer"] is None:
-            results["gongkai_search"].note = "no pagefind/ folder in the output: search not built"
+        if extra["search_index"] is None:
+            results["gongkai_search"].note = "no search-index/ folder in the output: search not built"
     if results.get("gongkai_nosearch") and results["gongkai_nosearch"].ok:
         page = find_page(g_out, manifest["sample"]["code"])
         if page:
@@ -846,8 +821,8 @@ def table(scales: list[dict], runs: int) -> list[str]:
         g, h, p = med(s, "gongkai_search"), med(s, "hugo"), med(s, "pagefind")
         if not (g and h and p):
             return "NA"
-        if not s.get("search_transfer"):
-            return "NA: the build wrote no search index (pagefind/)"
+        if not s.get("search_index"):
+            return "NA: the build wrote no search index (search-index/)"
         return f"{g:.2f} s vs {2 * h + p:.2f} s: {'met' if g <= 2 * h + p else 'NOT met'}"
     row("Gongkai with search vs 2×Hugo + Pagefind (target ≤)", search_target)
 
@@ -904,10 +879,11 @@ def table(scales: list[dict], runs: int) -> list[str]:
         return f"{h['html'] / 1024:.1f} KB HTML ({h['html_css_js'] / 1024:.1f} KB with CSS and JS)" if h else "NA"
     row("home page (target ≤ 100 KB)", home)
 
-    def search_tx(s):
-        t = s.get("search_transfer")
-        return f"{t['total'] / 1024:.0f} KB (estimate)" if t else "NA"
-    row("first search transfer, bytes on disk (estimate)", search_tx)
+    def index_size(s):
+        t = s.get("search_index")
+        return (f"{t['all']['bytes'] / 2 ** 20:.1f} MB in {t['all']['files']:,} files (meta {t['meta']['bytes'] / 1024:.0f} KB, "
+                f"{t['words']['files']:,} word files, {t['big_words']['files']:,} large postings)") if t else "NA"
+    row("search index on disk", index_size)
     return lines
 
 
@@ -922,10 +898,9 @@ def seed_lines(info: dict) -> list[str]:
         lines.append(f"- largest project page: {w['html_css_js'] / 1024:.1f} KB HTML+CSS+JS "
                      f"(HTML {w['html'] / 1024:.1f}, CSS {w['css'] / 1024:.1f}, JS {w['js'] / 1024:.1f}; "
                      f"{w['page']}); external requests: {len(w['external'])} (target ≤ 30 KB, 0)")
-    t = info.get("search_transfer")
-    lines.append(f"- first search transfer: {t['total'] / 1024:.0f} KB (bytes on disk), estimated from the "
-                 f"index files of {t['bundle']}/ (target ≤ 300 KB)" if t
-                 else "- first search transfer: NA (no Pagefind bundle in the output)")
+    t = info.get("search_index")
+    lines.append(f"- search index: {t['all']['bytes'] / 1024:.0f} KB in {t['all']['files']} files" if t
+                 else "- search index: NA (no search-index/ in the output)")
     q = info.get("first_query")
     if q:
         lines.append(f"- first search transfer measured in Chromium: {q['kb']:.0f} KB in {q['requests']} requests "

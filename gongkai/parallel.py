@@ -7,6 +7,7 @@ cut into small tasks so the progress bar moves and memory per task stays small.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import functools
@@ -51,6 +52,25 @@ def run(func: Callable[..., Any], work: list, workers: int, shared: Any = _NOTHI
         pool.close()          # a normal end lets workers exit on their own
     except BaseException:
         pool.terminate()      # an error, Ctrl-C or SIGTERM of the build: stop them now
+        raise
+    finally:
+        pool.join()
+
+
+@contextlib.contextmanager
+def beside(func: Callable[[Any], Any], item: Any, enabled: bool = True) -> Iterator[Callable[[], Any]]:
+    """Run `func(item)` in one forked worker while the caller goes on; yields the function
+    that waits for its result (raising what it raised). Without fork or `enabled`, or with
+    one core, the work is done when the result is asked for."""
+    if not enabled or worker_count() <= 1:
+        yield lambda: func(item)
+        return
+    pool = multiprocessing.get_context("fork").Pool(1, _start_worker, (os.getpid(), func))
+    try:
+        yield pool.apply_async(_call, (item,)).get
+        pool.close()
+    except BaseException:
+        pool.terminate()
         raise
     finally:
         pool.join()

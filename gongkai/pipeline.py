@@ -114,14 +114,21 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
         raise Stop(problems)
     with contextlib.ExitStack() as stack:
         staging = stack.enter_context(write.staging(target, config.content_dir, config.root))
-        shadows = stack.enter_context(_shadow_pages(len(files))) if with_search else None
+        records = stack.enter_context(_page_records(len(files))) if with_search else None
         # Each agency year: read, check, derive, render, write into staging, check its pages.
-        results = site.years(files, site.job(staging=staging, shadow_folder=shadows and str(shadows.folder)))
+        results = site.years(files, site.job(staging=staging, record_folder=records and str(records.folder)))
         notes = site.judge(results)
         if any(p.is_error for p in notes):
             raise Stop(notes)
         if any(r.clash for r in results):   # only two agency years with one address do this
             raise WriteError("两个部门年度写入了同一个文件；build.py check 会指出是哪两个")
+        indexed = None
+        if records is not None:
+            for result in results:
+                records.add(result.records, result.recorded)
+            # The search index is made in a worker of its own meanwhile: it needs only the
+            # agency years' pages, all written.
+            indexed = stack.enter_context(parallel.beside(_index_job, (staging, records)))
         # The pages and data that list every agency year, from the outlines and the data
         # files in staging (so they are never all held in memory here).
         in_order = ranked(results)
@@ -129,14 +136,12 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
         data = site.site_wide_data(years, lambda path: (staging / path).read_bytes(),
                                    [r.resources for r in in_order], into=staging)
         common, problems = site.common(years, data, lambda path: (staging / path).read_bytes(), into=staging)
-        del data   # before the index step, which has the memory to itself
+        del data
         if common is None:
             raise Stop(problems)
         write.write_files(staging, common)
-        if shadows is not None:
-            for result in results:
-                shadows.add(result.shadows, result.shadowed)
-            _index(staging, site, target, shadows)
+        if indexed is not None:
+            indexed()
         found = verify.verify_site(staging, [r.scan for r in results])
         content = verify.content_problems(found)
         if content:
@@ -151,26 +156,27 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
 
 
 @contextlib.contextmanager
-def _shadow_pages(agency_years: int) -> Iterator[search.ShadowPages]:
-    """Where the build's workers write each page's shadow page while its bytes are in memory.
+def _page_records(agency_years: int) -> Iterator[search.PageRecords]:
+    """Where the build's workers write each page's search record while its bytes are in memory.
     The scratch folder goes to /dev/shm if it has room for the pages of 16 projects per
     agency-year file (the seeds have up to 15), which is all the estimate decides."""
     try:
         with search.scratch(agency_years * 16) as folder:
-            yield search.ShadowPages(folder)
+            yield search.PageRecords(folder)
     except OSError as exc:
         raise IndexFailed(f"no scratch folder for it: {exc}") from exc
 
 
-def _index(staging: Path, site: Site, target: Path, shadows: search.ShadowPages) -> None:
-    """The search index of the staging folder. Parts of the index whose pages' text did not
-    change are taken from the site being replaced."""
+def index_search(staging: Path, records: Optional[search.PageRecords] = None) -> None:
+    """The search index of the staging folder (`records`: every searched page's, if given)."""
     try:
-        stats = search.build_index(staging, site.config, previous=Path(target) / search.BUNDLE, shadows=shadows)
+        search.build_index(staging, records, complete=records is not None)
     except Exception as exc:  # the index has its own failure modes; the site must not swap in
         raise IndexFailed(str(exc) or type(exc).__name__) from exc
-    if stats.get("reused"):
-        say(f"search index: {stats['reused']} of {stats['parts']} part(s) unchanged, taken from the previous build")
+
+
+def _index_job(job: tuple[Path, search.PageRecords]) -> None:
+    index_search(*job)
 
 
 def fingerprint(config, config_path: Path, with_search: bool, known: history.History) -> str:

@@ -35,7 +35,7 @@ from .errors import relpath
 from .files import FILE, walk_folder
 from .measure import Tally
 from .model import Agency
-from .pipeline import FAILURES, IndexFailed, Stop, digest_tree, failed, fingerprint, terminate_as_exit
+from .pipeline import FAILURES, Stop, digest_tree, index_search, failed, fingerprint, terminate_as_exit
 from .render import site_folder
 from .site import Site, order, ranked
 
@@ -292,10 +292,7 @@ def _merge(config_path: Path, folders: list[Path], output, with_search: bool) ->
             write.write_files(staging, common)
             sizes.update(common.sizes())
             if with_search:
-                try:
-                    search.build_index(staging, config, previous=target / search.BUNDLE)
-                except Exception as exc:
-                    raise IndexFailed(str(exc) or type(exc).__name__) from exc
+                index_search(staging)
                 sizes.update(write.sizes_under(staging, search.BUNDLE + "/"))
             found = verify.verify_site(staging)
             if found:

@@ -26,7 +26,7 @@ from .derive import YearFacts, YearOutline, outline
 from .errors import Problem, sort_key
 from .progress import Progress
 from .render import Output, Renderer, template_problem
-from .search.shadow import shadow_files
+from .search.records import record_files
 from .write import write_file, write_files
 
 BATCH = 4   # agency-year files per task: the progress bar moves, results stay small
@@ -41,7 +41,7 @@ class YearJob:
     render: bool = True                  # False: read, check and derive only
     keep: bool = False                   # hand the rendered files back (serve)
     staging: Optional[Path] = None       # write the files here (build)
-    shadow_folder: Optional[str] = None  # and the search's shadow pages here (build with search)
+    record_folder: Optional[str] = None  # and the search's page records here (build with search)
 
 
 @dataclass
@@ -57,8 +57,8 @@ class YearResult:
     resources: list[dict] = field(default_factory=list)     # its data-package entries
     output: Optional[Output] = None                         # its files (only when kept)
     facts: Optional[YearFacts] = None                       # its facts (only when kept)
-    shadows: list = field(default_factory=list)             # shadow pages written (build with search)
-    shadowed: list[str] = field(default_factory=list)       # the pages they were made for
+    records: list = field(default_factory=list)             # search records written (build with search)
+    recorded: list[str] = field(default_factory=list)       # the pages they were made for
     clash: bool = False                                     # its files were written by another
     links_out: frozenset = frozenset()                      # other agency years' folders it links into
 
@@ -105,9 +105,9 @@ def render_year(job: YearJob, facts: YearFacts, result: YearResult) -> YearResul
             result.sizes = out.sizes()
         except FileExistsError:   # another agency year with this address: `Site.judge` says so
             result.clash = True
-        if job.shadow_folder is not None:
-            result.shadows = shadow_files(out.files, job.shadow_folder)
-            result.shadowed = [rel for rel in out.files if rel.endswith(".html")]
+        if job.record_folder is not None:
+            result.records = record_files(out.files, job.record_folder)
+            result.recorded = [rel for rel in out.files if rel.endswith(".html")]
     if job.keep:
         result.output, result.facts = out, facts
     return result

@@ -161,13 +161,7 @@ def is_year_data(path: str) -> bool:
 
 # --- search -----------------------------------------------------------------------------
 
-SEARCH_BUNDLE = "pagefind"           # the index folder in the site
-
-
-def search_part(n: int) -> str:
-    """Where part `n` of the index lives inside the bundle folder: "" for 0 (the main part
-    is the bundle itself), else `part-{n + 1}/`."""
-    return "" if n == 0 else f"part-{n + 1}/"
+SEARCH_BUNDLE = "search-index"       # the index folder in the site (gongkai/search/index.py)
 
 
 # --- what serve rewrites after a content change -------------------------------------------

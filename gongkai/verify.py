@@ -1,7 +1,7 @@
 """Check the built site in its staging folder before it is swapped in.
 
-The site is served under `Content-Security-Policy: default-src 'self'; script-src 'self'
-'wasm-unsafe-eval'` and is also read from disk, so a page that a template broke must never
+The site is served under `Content-Security-Policy: default-src 'self'` and is also read
+from disk, so a page that a template broke must never
 be published. `verify_site` finds, in one pass over the generated files:
 
 - inline scripts (a `<script>` without `src`), except `type="application/ld+json"` data

@@ -52,9 +52,9 @@ CHROMIUM_ARGS = [
 ]
 
 DEFAULT_PREFIX = "/zwgk/jxgk/"
-# The policy the site must work under (shared/docs/reliability.md): no inline scripts;
-# Pagefind needs 'wasm-unsafe-eval'.
-SITE_CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'"
+# The policy the site must work under (shared/docs/reliability.md): no inline scripts,
+# nothing from elsewhere.
+SITE_CSP = "default-src 'self'"
 
 DEFAULT_VIEWPORT = {"width": 1280, "height": 800}
 VIEWPORTS = {
@@ -97,11 +97,8 @@ MIME_TYPES = {
     ".xls": "application/vnd.ms-excel",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".zip": "application/zip",
-    # Pagefind's index files
-    ".pf_meta": "application/octet-stream",
-    ".pf_fragment": "application/octet-stream",
-    ".pf_index": "application/octet-stream",
-    ".pagefind": "application/octet-stream",
+    # the search index's files (gongkai/search/index.py)
+    ".bin": "application/octet-stream",
 }
 
 

@@ -10,8 +10,8 @@ or from the command line (prints JSON):
 The built site is served under /zwgk/jxgk/ with the site's CSP; a page that loads no
 search code (the accessibility statement) imports assets/search.js and runs one search.
 The figure is the bytes of the search files the server sent for it (assets/search*,
-pagefind/), as stored: Pagefind's index files are gzipped already, the two scripts are
-not (a web server would compress them). Needs Playwright and Chromium (`make test`).
+search-index/), as stored: the index files are gzipped by the build, the two scripts
+are not (a web server would compress them). Needs Playwright and Chromium (`make test`).
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness  # noqa: E402
 
 FIRST_QUERY = "秦皇岛市山海关区老干部服务中心"
-SEARCH_FILES = ("assets/search", "pagefind/")
+SEARCH_FILES = ("assets/search", "search-index/")
 
 RUN = """async ([moduleUrl, query]) => {
     const { search } = await import(moduleUrl);
@@ -73,7 +73,7 @@ def search_page_cost(site: Path, query: str = FIRST_QUERY, browser: Optional[Any
     """What a reader's first search costs: `search/index.html?q=QUERY` opened in a fresh
     browser context, until the first page of results (or "none found") is shown. Every
     file the page loaded counts (HTML, CSS, scripts, index files, the results' text), as
-    the server sent it (uncompressed; Pagefind's own files are gzipped already)."""
+    the server sent it (uncompressed; the index files are gzipped by the build)."""
     with harness.served_context(Path(site), browser, timeout_ms) as (server, context):
         page = context.new_page()
         started = time.perf_counter()

@@ -75,10 +75,7 @@ def test_server_mime_types_csp_and_no_listing(static_server, tmp_path):
         "a.json": "application/json",
         "a.svg": "image/svg+xml",
         "a.wasm": "application/wasm",
-        "a.pf_meta": "application/octet-stream",
-        "a.pf_fragment": "application/octet-stream",
-        "a.pf_index": "application/octet-stream",
-        "a.pagefind": "application/octet-stream",
+        "a.bin": "application/octet-stream",
     }
     for name in expected:
         (tmp_path / name).write_bytes(b"x")

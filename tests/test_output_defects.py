@@ -19,7 +19,7 @@ from gongkai import write
 from gongkai.content import find_files
 from gongkai.pipeline import build_command
 from gongkai.render.pages import PACKAGE_ROOT
-from gongkai.search import shadow
+from gongkai.search import records
 from gongkai.write import MARKER, WriteError
 from test_hostile_yaml import CONFIG, FILE, GOOD
 from test_site import REPO, tree_hash
@@ -264,23 +264,28 @@ def test_a_content_file_name_that_is_not_utf8_gives_a_message(project, command):
 
 # --------------------------------------------------------------------------- D23
 
-PAGEFIND_KILLED = """
-import sys
+INDEXER_KILLED = """
+import os, sys, time
 from pathlib import Path
-from gongkai.search.pagefind import run_pagefinds
-fake, out = Path(sys.argv[1]), Path(sys.argv[2])
-run_pagefinds(fake, [(out / f"s{n}", out / f"o{n}") for n in range(int(sys.argv[3]))])
+from gongkai import parallel
+out = Path(sys.argv[1])
+def index(n):
+    (out / f"pid-{os.getpid()}").write_text(str(os.getpid()))
+    time.sleep(60)
+with parallel.beside(index, 0) as done:
+    if sys.argv[2] == "2":
+        list(parallel.run(index, [1, 2], 2))
+    done()
 """
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
-def test_pagefind_dies_with_a_killed_build(tmp_path, jobs):
-    """D23: a build killed with SIGKILL during indexing left `pagefind_extended` running
-    (PPID 1), still writing into the staging folder."""
-    fake = tmp_path / "pagefind_extended"
-    fake.write_text(f'#!/bin/sh\necho $$ > "{tmp_path}/pid-$$"\nexec sleep 60\n')
-    fake.chmod(0o755)
-    proc = subprocess.Popen([sys.executable, "-c", PAGEFIND_KILLED, str(fake), str(tmp_path), str(jobs)],
+@pytest.mark.parametrize("jobs", [1, 3])
+def test_the_index_worker_dies_with_a_killed_build(tmp_path, jobs, monkeypatch):
+    """D23: a build killed with SIGKILL during indexing left its indexer running (PPID 1),
+    still writing into the staging folder. The index is made in a forked worker beside
+    the build's other workers (parallel.beside): all of them die with the build."""
+    monkeypatch.setenv("GONGKAI_WORKERS", "2")
+    proc = subprocess.Popen([sys.executable, "-c", INDEXER_KILLED, str(tmp_path), str(jobs - 1)],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
     while len(list(tmp_path.glob("pid-*"))) < jobs and time.monotonic() < deadline:
@@ -296,7 +301,7 @@ def test_pagefind_dies_with_a_killed_build(tmp_path, jobs):
         alive = [pid for pid in pids if _running(pid)]
     for pid in alive:
         os.kill(pid, signal.SIGKILL)
-    assert not alive, "Pagefind outlived the killed build"
+    assert not alive, "a worker outlived the killed build"
 
 
 def _running(pid: int) -> bool:
@@ -312,21 +317,21 @@ def test_stale_scratch_is_removed_in_both_places_and_only_ours(tmp_path, monkeyp
     (in /dev/shm or the temporary folder), and a folder merely named like one, holding
     someone's file, is left alone."""
     shm, tmp = tmp_path / "shm", tmp_path / "tmp"
-    monkeypatch.setattr(shadow, "SHM", str(shm))
-    monkeypatch.setattr(shadow.tempfile, "tempdir", str(tmp))
+    monkeypatch.setattr(records, "SHM", str(shm))
+    monkeypatch.setattr(records.tempfile, "tempdir", str(tmp))
     dead = dead_pid()
-    ours = [shm / f"{shadow.SCRATCH_PREFIX}{dead}-abc", tmp / f"{shadow.SCRATCH_PREFIX}{dead}-def"]
+    ours = [shm / f"{records.SCRATCH_PREFIX}{dead}-abc", tmp / f"{records.SCRATCH_PREFIX}{dead}-def"]
     for folder in ours:
         (folder / "pages").mkdir(parents=True)
-        (folder / "part-1" / "2020").mkdir(parents=True)
-    empty = shm / f"{shadow.SCRATCH_PREFIX}{dead}-ghi"
+        (folder / "pages" / "2020%2F1%2Findex.html").write_bytes(b"x")
+    empty = shm / f"{records.SCRATCH_PREFIX}{dead}-ghi"
     empty.mkdir()
-    someones = tmp / f"{shadow.SCRATCH_PREFIX}{dead}-notes"
+    someones = tmp / f"{records.SCRATCH_PREFIX}{dead}-notes"
     someones.mkdir()
     (someones / "notes.txt").write_text("mine")
-    link = shm / f"{shadow.SCRATCH_PREFIX}{dead}-link"
+    link = shm / f"{records.SCRATCH_PREFIX}{dead}-link"
     link.symlink_to(someones)
-    shadow.remove_stale_scratch(both=True)
+    records.remove_stale_scratch(both=True)
     assert not any(f.exists() for f in ours + [empty])
     assert (someones / "notes.txt").read_text() == "mine" and link.is_symlink()
 
@@ -335,9 +340,9 @@ def test_an_up_to_date_run_removes_a_killed_builds_scratch(project, tmp_path, mo
     """D23: the scratch of a killed build was left until a later build indexed."""
     config, output = project
     tmp = tmp_path / "tmp"
-    monkeypatch.setattr(shadow, "SHM", str(tmp_path / "no-shm"))
-    monkeypatch.setattr(shadow.tempfile, "tempdir", str(tmp))
-    stale = tmp / f"{shadow.SCRATCH_PREFIX}{dead_pid()}-abc" / "pages"
+    monkeypatch.setattr(records, "SHM", str(tmp_path / "no-shm"))
+    monkeypatch.setattr(records.tempfile, "tempdir", str(tmp))
+    stale = tmp / f"{records.SCRATCH_PREFIX}{dead_pid()}-abc" / "pages"
     stale.mkdir(parents=True)
     assert build_command(config, output=output, search=False) == 0    # up to date
     assert not stale.parent.exists()

@@ -17,19 +17,14 @@ and for name queries (agency, place, project, code) every relevant page ranks ab
 every irrelevant one. The figures per query go to test-output/search/report.{json,md},
 with the bytes the first query transferred (tests/search_probe.py; at most 300 KB).
 
-`test_plain_pagefind_index_fails_the_targets` proves the check has teeth: the same pages
-indexed the usual way (Pagefind's Chinese segmentation, searched with its own `search()`)
-miss the targets. It uses the pinned extended binary in its standard zh mode, or the
-binary named by env GONGKAI_PLAIN_PAGEFIND (e.g. the non-extended `pagefind_bin`).
+`test_the_query_set_check_has_teeth` proves the targets catch a search that misses
+pages or returns wrong ones.
 """
 from __future__ import annotations
 
 import html.parser
 import json
-import os
-import shutil
 import statistics
-import subprocess
 import unicodedata
 from pathlib import Path
 from typing import Any
@@ -123,7 +118,7 @@ def searched_pages(site: Path) -> dict[str, str]:
     """Site-root-relative URL -> folded, lower-cased main text of every searched page."""
     pages = {}
     for path in sorted(site.rglob("*.html")):
-        if "pagefind" in path.relative_to(site).parts:
+        if "search-index" in path.relative_to(site).parts:
             continue
         parser = MainText()
         parser.feed(path.read_text(encoding="utf-8"))
@@ -302,14 +297,16 @@ def test_results_have_the_promised_shape(site_dir: Path, site_server: harness.St
 
 
 def test_find_without_loading_agrees_with_search(site_server: harness.StaticServer, blank_page: Any):
-    """`find` (for large sites: facets from search-pages.json, the text loaded on demand)
-    gives the pages `search` gives, with the same facets and, once loaded, the same data;
-    for a term with punctuation it may offer more pages, whose load() then gives null."""
+    """`find` (for large sites: facets from the index's meta file, budgets on request, the
+    page files loaded on demand) gives the pages `search` gives, with the same facets and,
+    once loaded, the same data; for a term of more than two letters or with punctuation it
+    may offer more pages (candidates), whose load() then gives null."""
     got = blank_page.evaluate("""async ([m, queries]) => { const s = await import(m);
         const out = [];
         for (const q of queries) {
             const full = await s.search(q);
             const lazy = await s.find(q, { loadAbove: 0 });
+            await s.withBudgets(lazy.pages);
             const loaded = await Promise.all(lazy.pages.map((p) => p.load()));
             const facets = (r) => JSON.stringify([r.id, r.year, r.region, r.agency, r.categories, r.kind, r.budget]);
             out.push({ q, loaded: lazy.loaded, exact: lazy.exact, full: full.map(facets).sort(),
@@ -324,31 +321,20 @@ def test_find_without_loading_agrees_with_search(site_server: harness.StaticServ
         if row["exact"]:
             assert row["lazy"] == row["full"], row["q"]         # letters and digits: no page to drop
         else:
-            assert set(row["lazy"]) >= set(row["full"]), row["q"]   # punctuation: checked on load
+            assert set(row["lazy"]) >= set(row["full"]), row["q"]   # candidates: checked on load
         lazy += not row["loaded"]
     assert lazy >= 100     # every query with a result took the lazy path
 
 
-def test_javascript_reads_the_python_encoding(blank_page: Any, site_server: harness.StaticServer):
-    """assets/search.js decodes what gongkai/searchtext.py encodes, codes agree, and both
-    sides split the same characters into letters/digits and the rest."""
-    from gongkai.searchtext import code, encode_string
-    samples = ["老干部ABC 4000.00元（含）x", "Ǆemo İstanbul 𠀀𠀁a ≥95%", "[2019]136号 287-0601-JBN-CK81",
-               "x\u3000y\u00a0z\u2028w"]
-    module = site_server.url_for("assets/search.js")
-    got = blank_page.evaluate("""async ([m, xs, chars]) => { const s = await import(m);
-        return { decoded: xs.map((x) => s.decode(x)), codes: chars.map((c) => s.code(c)),
-                 norm: xs.map((x) => s.normText(x)) }; }""",
-                              [module, [encode_string(s) for s in samples], list("老Aa1𠀀é")])
-    from gongkai.searchtext import decode
-    assert got["decoded"] == [decode(encode_string(s).split(" ")) for s in samples]
-    assert got["codes"] == [code(c) for c in "老Aa1𠀀é"]
-    # letters and digits: the same code points on both sides (BMP, assigned in both)
+def test_javascript_and_python_agree_on_letters_and_digits(blank_page: Any, site_server: harness.StaticServer):
+    """The index is made of letters and digits and their pairs (gongkai/search/records.py
+    is_word_char); search.js looks terms up by the same test (/[\\p{L}\\p{N}]/u)."""
+    from gongkai.search.records import is_word_char
     odd = blank_page.evaluate("""() => { const out = [];
         for (let cp = 0; cp < 0x10000; cp++) { if (cp >= 0xd800 && cp < 0xe000) continue;
             if (/^[\\p{L}\\p{N}]$/u.test(String.fromCharCode(cp))) out.push(cp); } return out; }""")
     import unicodedata
-    python = {cp for cp in range(0x10000) if chr(cp).isalnum()}
+    python = {cp for cp in range(0x10000) if not 0xD800 <= cp < 0xE000 and is_word_char(chr(cp))}
     differ = sorted(python.symmetric_difference(odd))
     # Chromium's Unicode may be newer than Python's: only newly assigned characters may differ.
     assert all(unicodedata.category(chr(cp)) == "Cn" for cp in differ), [hex(cp) for cp in differ[:10]]
@@ -359,7 +345,8 @@ def test_javascript_folds_as_python(blank_page: Any, site_server: harness.Static
     point (and a sample beyond) through searchtext.fold_char and search.js foldChar; the
     query terms search.js makes (`terms`) are this test's `query_terms`; encoded index text
     decodes to what was printed, spaces and punctuation included."""
-    from gongkai.searchtext import decode, encode_string, fold_char, searchable
+    from gongkai.search.records import lowered
+    from gongkai.searchtext import fold_char
     module = site_server.url_for("assets/search.js")
     astral = [0x1D400, 0x1D7CE, 0x1F100, 0x20000, 0x2F800, 0x1F600, 0xE0020]
     got = blank_page.evaluate("""async ([m, astral]) => { const s = await import(m); const out = [];
@@ -377,75 +364,55 @@ def test_javascript_folds_as_python(blank_page: Any, site_server: harness.Static
     terms = blank_page.evaluate("async ([m, qs]) => { const s = await import(m); return qs.map((q) => s.terms(q)); }",
                                 [module, queries])
     assert terms == [list(dict.fromkeys(t for t in query_terms(q) if t)) for q in queries]
-    printed = ["2022 年度特困帮扶\n12 月底 ≧９０％ （含）", "Ａ Ｂ\u3000c", "成立 100 周年"]
-    index = [encode_string(searchable(x.replace("\n", "\0"))) for x in printed]
-    shown = blank_page.evaluate("async ([m, xs]) => { const s = await import(m); return xs.map((x) => s.decode(x)); }",
-                                [module, index])
-    assert shown == [decode(x.split(" ")) for x in index]
-    assert shown[0] == "2022 年度特困帮扶 12 月底 ≧90％ （含）"
+    # the text the index is made from (records.lowered) is the text search.js compares
+    printed = ["2022 年度特困帮扶\x0012 月底 ≧９０％ （含）", "Ａ Ｂ\u3000c İ ǅ", "成立 100 周年\0𠀀Σ"]
+    low = blank_page.evaluate("""async ([m, xs]) => { const s = await import(m);
+        const out = xs.map((x) => s.foldMap(x, '\\0')[0]);
+        for (let cp = 0; cp < 0x10000; cp++) {
+            out.push(cp >= 0xd800 && cp < 0xe000 ? null : s.foldMap(String.fromCharCode(cp))[0]); }
+        return out; }""", [module, printed])
+    assert low[:3] == [lowered(x) for x in printed]
+    assert low[0] == "2022年度特困帮扶 12月底≥90%(含)"
+    differ = [cp for cp in range(0x10000) if not 0xD800 <= cp < 0xE000 and low[3 + cp] != lowered(chr(cp))
+              and chr(cp) != "\0"]
+    assert all(unicodedata.category(chr(cp)) == "Cn" for cp in differ), \
+        [(hex(cp), low[3 + cp], lowered(chr(cp))) for cp in differ[:10]]
 
 
-def test_an_index_in_parts_finds_the_same(site_dir: Path, site_server: harness.StaticServer, blank_page: Any,
-                                          tmp_path: Path, browser: Any, static_server, monkeypatch):
-    """A large site's index comes in parts merged by search.js (gongkai/search/): the
-    same site indexed in three parts answers every query of the set with the same pages."""
-    from gongkai.search import build_index
-    site = tmp_path / "parts"
-    shutil.copytree(site_dir, site, ignore=shutil.ignore_patterns("pagefind"))
-    monkeypatch.setenv("GONGKAI_SEARCH_PARTS", "3")
-    assert build_index(site)["parts"] == 3
-    queries = [e["q"] for e in QUERIES]
-    whole = blank_page.evaluate(RUN_QUERIES, [site_server.url_for("assets/search.js"), queries])
-    server = static_server(site, csp=True)
+def test_a_search_loads_only_what_it_needs(site_dir: Path, static_server, browser: Any):
+    """A query loads the meta file, the word files of its words and the page files of its
+    candidates, nothing else (no budgets until a sort asks for them); the candidates of a
+    two-letter query are exactly its results."""
+    server = static_server(site_dir, csp=True)
     log = harness.BrowserLog()
     context = harness.new_context(browser, log)
-    context.set_default_timeout(60_000)
     page = context.new_page()
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto(server.url_for("accessibility/index.html"))
-    parts = page.evaluate(RUN_QUERIES, [server.url_for("assets/search.js"), queries])
+    got = page.evaluate("""async (m) => { const s = await import(m);
+        const found = await s.find('干部', { loadAbove: 0 });
+        const first = await found.pages[0].load();
+        return { total: found.total, exact: found.exact, url: first.url }; }""", server.url_for("assets/search.js"))
     context.close()
     assert not log.page_errors and not log.console_errors(), (log.page_errors, log.console_errors())
-    assert any("/pagefind/part-3/" in url for url in requested), [u for u in requested if "pagefind" in u]
-    differ = [(q, a["urls"], b["urls"]) for q, a, b in zip(queries, whole, parts)
-              if sorted(a["urls"]) != sorted(b["urls"])]
-    assert not differ, differ[:5]
-    assert sum(len(a["urls"]) for a in parts) > len(queries)
-
-
-def test_plain_pagefind_index_fails_the_targets(site_dir: Path, tmp_path: Path, browser: Any,
-                                                static_server):
-    """The same pages indexed the usual way miss the targets: the query-set check would
-    catch an index swapped for a plain one. Figures: test-output/search/plain-index.md."""
-    from gongkai.search import pagefind_binary
+    index = [u.split("/search-index/")[1] for u in requested if "/search-index/" in u]
     pages = searched_pages(site_dir)
-    site = tmp_path / "plain"
-    for url in pages:
-        (site / url).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(site_dir / url, site / url)
-    binary = os.environ.get("GONGKAI_PLAIN_PAGEFIND") or str(pagefind_binary())
-    proc = subprocess.run([binary, "--site", str(site), "--root-selector", "main", "--keep-index-url"],
-                          capture_output=True, text=True)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    server = static_server(site, csp=True)
-    log = harness.BrowserLog()
-    context = harness.new_context(browser, log)
-    page = context.new_page()
-    page.goto(server.url_for(next(iter(pages))))
-    answers = page.evaluate("""async ([bundle, queries]) => {
-        const pf = await import(bundle);
-        const out = [];
-        for (const q of queries) {
-            const found = await pf.search(q);
-            const data = await Promise.all(found.results.map((r) => r.data()));
-            out.push(data.map((d) => (d.raw_url ?? d.url).replace(/^\\/+/, '')));
-        }
-        return out; }""", [server.url_for("pagefind/pagefind.js"), [e["q"] for e in QUERIES]])
-    context.close()
-    rows = [score(e, urls, pages) for e, urls in zip(QUERIES, answers)]
-    s = summary(rows)
-    mode = "non-extended" if "non-extended" in proc.stdout + proc.stderr else "extended, standard zh"
-    write_report("plain-index", {"title": f"Plain Pagefind index ({mode}; {Path(binary).name}), its own search()",
-                                 "pages": len(pages), "summary": s, "rows": rows})
-    assert not meets_targets(s), s
+    assert got["exact"] and got["total"] == len(relevant("干部", pages))
+    assert index[0] == "meta.bin" and len([f for f in index if f.startswith("words/")]) <= 2
+    assert len([f for f in index if f.startswith("pages/")]) == 1 and len(index) <= 4
+    assert "budgets.bin" not in index
+
+
+def test_the_query_set_check_has_teeth():
+    """The targets catch a search that misses pages or returns wrong ones: answers that
+    drop one relevant page of every fourth query, or add one wrong page to every other
+    query, fail them."""
+    pages = {f"p{n}.html": text for n, text in enumerate(["老干部 满意度", "老干部局", "满意度指标", "正定县"])}
+    queries = [{"q": q, "cat": "test", "name": False} for q in ["老干部", "满意度", "正定", "指标"] * 5]
+    truth = [sorted(relevant(e["q"], pages)) for e in queries]
+    assert meets_targets(summary([score(e, urls, pages) for e, urls in zip(queries, truth)]))
+    missing = [urls[1:] if n % 4 == 0 else urls for n, urls in enumerate(truth)]
+    assert not meets_targets(summary([score(e, urls, pages) for e, urls in zip(queries, missing)]))
+    wrong = [urls + ["p3.html"] if n % 2 and "p3.html" not in urls else urls for n, urls in enumerate(truth)]
+    assert not meets_targets(summary([score(e, urls, pages) for e, urls in zip(queries, wrong)]))

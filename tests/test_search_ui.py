@@ -92,6 +92,7 @@ def test_a_filter_narrows_and_the_url_reloads_it(page: Any, site_server: harness
 
     page.locator("#search-sort").select_option("budget-desc")
     assert "sort=budget-desc" in page.url
+    page.wait_for_function("() => !/正在按预算排序/.test(document.getElementById('search-status').textContent)")
     budgets = [float(m.group(1).replace(",", "")) for t in page.locator(".search-meta").all_inner_texts()
                if (m := re.search(r"预算\S* ([\d,.]+) 元", t))]
     assert budgets == sorted(budgets, reverse=True) and len(budgets) == len(narrowed)
@@ -187,7 +188,7 @@ def test_no_query_and_no_index(page: Any, site_server: harness.StaticServer, sta
     assert "请输入" in page.inner_text("#search-status")
     import shutil
     copy = tmp_path / "site"
-    shutil.copytree(site_dir, copy, ignore=shutil.ignore_patterns("pagefind"))
+    shutil.copytree(site_dir, copy, ignore=shutil.ignore_patterns("search-index"))
     server = static_server(copy, csp=True)
     page.goto(search_url(server, q=QUERY))
     page.wait_for_function("() => /无法使用/.test(document.getElementById('search-status').textContent)")

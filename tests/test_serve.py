@@ -175,7 +175,7 @@ def site_files(folder: Path) -> dict[str, bytes]:
     files = {}
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
-        if rel == ".gongkai-site" or rel.split("/")[0].startswith(("pagefind", ".pagefind")):
+        if rel == ".gongkai-site" or rel.split("/")[0].startswith(("search-index", ".search-index")):
             continue
         files[rel + "/" if path.is_dir() else rel] = b"" if path.is_dir() else path.read_bytes()
     return files
@@ -233,7 +233,7 @@ def test_folder_moved_in_and_removed_equal_a_clean_build(served, tmp_path_factor
 
 
 def test_search_index_is_built_in_the_background(served):
-    entry = served.folder / "_site" / "pagefind" / "pagefind-entry.json"
+    entry = served.folder / "_site" / "search-index" / "meta.bin"
     deadline = time.monotonic() + 60
     while not entry.exists():
         assert time.monotonic() < deadline, served.lines[-10:]

@@ -9,7 +9,7 @@ After every step:
 - `live.problems` is empty exactly when a clean build of the current files
   (`build_command(..., force=True)`) succeeds: the preview agrees with CI;
 - without problems, the output folder equals that clean build file by file (relative path
-  -> bytes, folders included; the marker `.gongkai-site` and `pagefind/` left out), and the
+  -> bytes, folders included; the marker `.gongkai-site` and `search-index/` left out), and the
   marker is there (a later `build.py build` must accept the folder);
 - with problems, the output folder equals the last good state: a clean build of the files
   as they were at the last step without errors. One exception: when the output folder was
@@ -262,7 +262,7 @@ def read_site(folder: Path) -> dict[str, bytes]:
         return files
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder).as_posix()
-        if rel == MARKER or rel.split("/")[0].startswith(("pagefind", ".pagefind")):
+        if rel == MARKER or rel.split("/")[0].startswith(("search-index", ".search-index")):
             continue
         files[rel + "/" if path.is_dir() else rel] = b"" if path.is_dir() else path.read_bytes()
     return files

@@ -63,7 +63,7 @@ def test_seeds_in_three_shards_merge_into_the_same_site(seeds: Path, tmp_path: P
     assert merged.returncode == 0, merged.stdout + merged.stderr
     single = run(seeds, "build", "--output", str(tmp_path / "single"))
     assert single.returncode == 0, single.stdout + single.stderr
-    assert (tmp_path / "single" / "pagefind" / "pagefind-entry.json").is_file()
+    assert (tmp_path / "single" / "search-index" / "meta.bin").is_file()
     assert same_tree(tmp_path / "single", tmp_path / "merged") == []
 
 

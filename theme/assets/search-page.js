@@ -6,7 +6,7 @@
 // A result links to its page with `#highlight=<query>` (assets/search-mark.js marks the
 // first match there). Messages go to one polite status region; focus stays where the user is.
 
-import { browse, find } from './search.js';
+import { browse, find, withBudgets } from './search.js';
 
 const PAGE_SIZE = 50;
 const SORTS = new Set(['', 'budget-desc', 'budget-asc']);
@@ -38,6 +38,7 @@ let current = [];    // the filtered, sorted list
 let runs = 0;        // the latest search; older answers are dropped
 let renders = 0;     // the latest list; pages loading for an older one are dropped
 let exact = true;    // false: the counts are upper bounds until every page is checked
+let budgeted = false; // whether `all` has its budgets (loaded for the first sort by budget)
 let timer = 0;
 
 function readUrl() {
@@ -162,6 +163,13 @@ const idle = () => !state.q && !state.sort && !Object.keys(state.filters).length
 // Show `all` as the filters and the sort ask; the status line says what is shown.
 async function render() {
   const render = ++renders;
+  if (state.sort && !budgeted) {
+    const pages = all;
+    status.textContent = '正在按预算排序…';
+    await withBudgets(pages);
+    if (render !== renders) return;
+    budgeted = pages === all;
+  }
   for (const f of FILTERS) fillSelect(f);
   sortSelect.value = state.sort;
   current = idle() ? [] : sorted(all.filter((r) => matches(r)));
@@ -182,7 +190,7 @@ async function render() {
   const q = `“${state.q}”`;
   const total = all.filter((r) => !rejected.has(r)).length;
   const showing = current.filter((r) => !rejected.has(r)).length;
-  // With punctuation in the query, pages are checked as they are shown: counts are upper bounds.
+  // Pages are checked as they are shown when there are many: counts are upper bounds until then.
   const about = exact || shown >= current.length ? '' : '约';
   if (!total) status.textContent = `没有找到包含${q}的页面。请检查文字，或减少词语。`;
   else if (showing === total) status.textContent = `${q}共找到${about} ${n(total)} 条结果${describeFilters()}。`;
@@ -200,6 +208,7 @@ async function run() {
     if (run !== runs) return;
     all = found.pages;
     exact = found.exact;
+    budgeted = false;
     rejected.clear();
     await render();
   } catch (error) {

@@ -13,66 +13,129 @@
 // `filters`: year, region, agency, category (一级指标), kind (部门 or 项目), each a value or
 // an array of values that must all apply. `budget` is in yuan (or null).
 //
-// The index (gongkai/index.py) holds each page's text as one token per character: the
-// character's code paired with the next one's (gongkai/searchtext.py, kept in step with
-// this file). A term is looked up as the pairs at offsets 0, 2, 4… plus its last pair,
-// and a page matches where all of them sit at the expected relative positions; each
-// page found is then checked against its decoded text, which also gives the excerpt.
+// The index (search-index/, written by gongkai/search/index.py: the format is described
+// there; change the two together) holds, for each letter or digit and each pair of them
+// that stand together in a page, the pages that have it. A term is looked up as its
+// pairs (a lone letter or digit as itself): the pages holding all of them are the
+// candidates, and a candidate is a result once its page file shows the term in its text
+// (which also gives the excerpt).
 // This module resolves everything from its own URL, so the site may live under any path.
 
 const root = new URL('../', import.meta.url);
-const bundle = new URL('pagefind/', root);
-let pagefindPromise, chunksPromise;
+const bundle = new URL('search-index/', root);
+const TITLE = '#';
 
-function pagefind() {
-  pagefindPromise ??= (async () => {
-    // A large site's index comes in parts (gongkai/index.py: one Pagefind process per core),
-    // listed in search-parts.json and merged here, so every search covers all of them.
-    const parts = fetch(new URL('search-parts.json', bundle)).then((r) => {
-      if (!r.ok) throw new Error(`search-parts.json: HTTP ${r.status}`);
-      return r.json();
-    });
-    parts.catch(() => {});   // awaited below; if the import fails first, not an unhandled rejection
-    const pf = await import(new URL('pagefind.js', bundle).href);
-    // No web worker: the lookups are small, and its script would add 41 KB to the first query.
-    await pf.options({ excerptLength: 0, noWorker: true });
-    for (const part of await parts) await pf.mergeIndex(new URL(part, bundle).href, { excerptLength: 0 });
-    await pf.init();
-    return pf;
-  })();
-  return pagefindPromise;
+// An index file's bytes, unpacked: the build gzips every file; a server may have
+// unpacked it on the way (Content-Encoding), so only bytes that start gzip are unpacked.
+async function load(path) {
+  const response = await fetch(new URL(path, bundle));
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
+  const stream = new Blob([bytes]).stream().pipeThrough(new DecompressionStream('gzip'));
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+const decoder = new TextDecoder();
+const loadJson = async (path) => JSON.parse(decoder.decode(await load(path)));
+const cached = (make) => {
+  let promise;
+  return () => {
+    promise ??= make();
+    promise.catch(() => { promise = undefined; });   // a failed load is tried again next time
+    return promise;
+  };
+};
+
+// meta.bin: page count, word files, facet values and each page's facets.
+const meta = cached(async () => {
+  const m = await loadJson('meta.bin');
+  const facets = [];
+  let n = 0;
+  for (const [count, y, r, a] of m.groups) {
+    const shared = { year: m.facets.year[y] ?? null, region: m.facets.region[r] ?? null, agency: m.facets.agency[a] ?? null };
+    for (let i = 0; i < count; i++, n++) {
+      facets.push({
+        ...shared, kind: m.facets.kind[m.kinds[n]] ?? null,
+        categories: m.facets.category.filter((_, c) => m.categories[n] & (1 << c)),
+      });
+    }
+  }
+  return { pages: m.pages, wordFiles: m.wordFiles, facets };
+});
+const budgetTable = cached(() => loadJson('budgets.bin'));
+const pageFile = (n) => loadJson(`pages/${Math.floor(n / 1024)}/${n}.bin`);
+
+// FNV-1a of the word's UTF-8 bytes (gongkai/search/index.py word_hash).
+const encoder = new TextEncoder();
+function wordHash(word) {
+  let h = 0x811c9dc5;
+  for (const byte of encoder.encode(word)) h = Math.imul(h ^ byte, 0x01000193) >>> 0;
+  return h;
 }
 
-function chunks() {
-  chunksPromise ??= fetch(new URL('search-chunks.json', bundle)).then((r) => {
-    if (!r.ok) throw new Error(`search-chunks.json: HTTP ${r.status}`);
-    return r.json();
-  });
-  return chunksPromise;
+function varint(data, at) {
+  let n = 0, shift = 0, byte;
+  do {
+    byte = data[at.i++];
+    n += (byte & 127) * 2 ** shift;
+    shift += 7;
+  } while (byte & 128);
+  return n;
+}
+
+function pagesOf(data) {
+  const pages = [];
+  const at = { i: 0 };
+  let page = -1;
+  while (at.i < data.length) pages.push(page += varint(data, at));
+  return pages;
+}
+
+// Word file -> Promise<Map(key -> Promise<page numbers>)>
+const wordFiles = new Map();
+function wordFile(n) {
+  if (!wordFiles.has(n)) {
+    const p = load(`words/${n}.bin`).then((data) => {
+      const entries = new Map();
+      const at = { i: 0 };
+      while (at.i < data.length) {
+        const length = varint(data, at);
+        const key = decoder.decode(data.subarray(at.i, at.i + length));
+        at.i += length;
+        const value = varint(data, at);
+        if (value % 2) {
+          let pages;
+          entries.set(key, () => (pages ??= load(`words/big/${(value - 1) / 2}.bin`).then(pagesOf)));
+        } else {
+          const posting = data.subarray(at.i, at.i + value / 2);
+          at.i += value / 2;
+          entries.set(key, () => Promise.resolve(pagesOf(posting)));
+        }
+      }
+      return entries;
+    });
+    p.catch(() => wordFiles.delete(n));
+    wordFiles.set(n, p);
+  }
+  return wordFiles.get(n);
+}
+
+/** The pages (numbers, ascending) whose text holds `word`; TITLE + word: whose heading. */
+async function lookup(word) {
+  const { wordFiles: count } = await meta();
+  const entries = await wordFile(wordHash(word.startsWith(TITLE) ? word.slice(1) : word) % count);
+  const found = entries.get(word);
+  return found ? found() : [];
 }
 
 // The same whitespace as Python's str.isspace() plus JavaScript's \s (searchtext.norm_text).
 const WS = /[\s\x1c-\x1f\x85]+/g;
-const SPACE = '\u2423';
-const UNPAIRED = 'x';   // after the code of a letter or digit not followed by one
-const SPACED = '~';     // on a token whose character the page follows with a space (same block)
 const WS1 = /^[\s\x1c-\x1f\x85]$/;
 // Same meaning, other code points; applied after NFKC (searchtext.VARIANTS).
 const VARIANTS = { '\u2267': '\u2265', '\u2266': '\u2264', '\u2a7e': '\u2265', '\u2a7d': '\u2264' };
+// A letter or digit (gongkai/search/records.py is_word_char).
 const isAlnum = (c) => /^[\p{L}\p{N}]$/u.test(c);
 const lower1 = (c) => { const l = c.toLowerCase(); return [...l].length === 1 ? l : c; };
-const b26 = (n, width) => {
-  let s = '';
-  for (let i = 0; i < width; i++) { s = String.fromCharCode(97 + (n % 26)) + s; n = Math.floor(n / 26); }
-  return s;
-};
-const int26 = (s) => [...s].reduce((n, ch) => n * 26 + ch.charCodeAt(0) - 97, 0);
-
-/** The code of one character (searchtext.code). */
-export function code(c) {
-  const cp = lower1(c).codePointAt(0);
-  return cp < 0x10000 ? b26(cp, 4) : 'z' + b26(cp - 0x10000, 5);
-}
 
 /** Whitespace runs as one space, none at the ends (searchtext.norm_text). */
 export const normText = (s) => String(s ?? '').replace(WS, ' ').trim();
@@ -111,87 +174,47 @@ export function foldMap(text, sep = null) {
   return [low, from, to];
 }
 
-/** A metadata value from its sealed word (searchtext.unseal). */
-export function unseal(word) {
-  let out = '';
-  for (let i = 1; i < word.length;) {
-    if (word[i] === 'z') { out += String.fromCodePoint(0x10000 + int26(word.slice(i + 1, i + 6))); i += 6; }
-    else { out += String.fromCharCode(int26(word.slice(i, i + 4))); i += 4; }
-  }
-  return out;
-}
-
-/** The text of a shadow page's tokens, joined by spaces (searchtext.decode); a block
- *  boundary is `boundary`, a space printed inside a block ' '. */
-export function decode(content, boundary = ' ') {
-  let out = '';
-  for (const tok of String(content).split(' ')) {
-    if (!tok) continue;
-    if (tok === SPACE) out += boundary;
-    else if (/^[a-z]/.test(tok)) {
-      const astral = tok[0] === 'z';
-      const c = astral ? String.fromCodePoint(0x10000 + int26(tok.slice(1, 6)))
-        : String.fromCharCode(int26(tok.slice(0, 4)));
-      out += tok.includes('^') ? c.toUpperCase() : c;
-      if (tok.endsWith(SPACED)) out += ' ';
-    } else {
-      const [c, ...rest] = tok;
-      out += c + (rest.join('') === SPACED ? ' ' : '');
-    }
-  }
-  return out;
-}
-
-// The lookups for one term: [offset, token, prefix]. Offsets count code points, as the
-// index counts characters. A run of letters and digits is covered by pairs at offsets
-// 0, 2, 4… and its last pair; a one-character run is the character's code: unpaired
-// (code + 'x', an exact word) when more of the term follows, a prefix (the character
-// followed by anything) at the end of the term.
-function plan(term) {
+// The words one term is looked up as: in each run of letters and digits, every pair of
+// neighbours; a run of one character is that character. A page holding the term holds
+// all of them. Every pair, not just enough to cover the run: the rare pairs across word
+// boundaries (区工 in 社区工作) cost little and leave few candidates that lack the term.
+function words(term) {
   const cs = [...term];
-  const steps = [];
+  const out = new Set();
   for (let i = 0; i < cs.length;) {
     if (!isAlnum(cs[i])) { i++; continue; }
     let j = i;
     while (j < cs.length && isAlnum(cs[j])) j++;
-    if (j - i === 1) steps.push([i, code(cs[i]) + (j === cs.length ? '' : UNPAIRED), j === cs.length]);
-    else {
-      for (let k = i; k + 1 < j; k += 2) steps.push([k, code(cs[k]) + code(cs[k + 1]), false]);
-      if ((j - i) % 2) steps.push([j - 2, code(cs[j - 2]) + code(cs[j - 1]), false]);
-      // more of the term follows: the run must end here in the page too
-      if (j < cs.length) steps.push([j - 1, code(cs[j - 1]) + UNPAIRED, false]);
-    }
+    if (j - i === 1) out.add(cs[i]);
+    for (let k = i; k + 1 < j; k++) out.add(cs[k] + cs[k + 1]);
     i = j;
   }
-  return steps;
+  return [...out];
 }
 
-// Pagefind loads only the index chunk whose word range holds the searched word, so a
-// prefix whose words run on into later chunks misses them: load every chunk it spans.
-async function preloadPrefix(pf, token) {
-  const hi = token + '\uffff';
-  const spans = (await chunks()).filter(([from, to]) => to >= token && from < hi);
-  await Promise.all(spans.map(([from]) => pf.preload(from < token ? token : from)));
-}
+// Whether the candidates of `terms` are exactly the pages that hold them: each term one
+// letter or digit, or two (a pair is looked up whole).
+const exactly = (terms) => terms.every((t) => [...t].length <= 2 && [...t].every(isAlnum));
 
-const lookups = new Map();   // token -> Promise<Map(page id -> {pos, res, title})>
-function lookup(token, prefix) {
-  const key = token + (prefix ? '*' : '');
-  if (!lookups.has(key)) {
-    const p = (async () => {
-      const pf = await pagefind();
-      if (prefix) await preloadPrefix(pf, token);
-      const found = await pf.search(token);
-      const pages = new Map();
-      for (const r of found?.results ?? []) {
-        pages.set(r.id, { pos: new Set(r.words), res: r, title: !!r.matchedMetaFields?.includes('title') });
-      }
-      return pages;
-    })();
-    p.catch(() => lookups.delete(key));
-    lookups.set(key, p);
+const intersect = (a, b) => {
+  const other = new Set(b);
+  return a.filter((x) => other.has(x));
+};
+
+// The candidates of `want` (page numbers, ascending) and which of them hold every term's
+// words in their heading too.
+async function candidates(want) {
+  const all = [...new Set(want.flatMap(words))];
+  if (!all.length) {
+    // Only punctuation and symbols, which the index leaves out: every page is a candidate.
+    const { pages } = await meta();
+    return { pages: Array.from({ length: pages }, (_, n) => n), inTitle: new Set() };
   }
-  return lookups.get(key);
+  const [body, title] = await Promise.all([
+    Promise.all(all.map((w) => lookup(w))), Promise.all(all.map((w) => lookup(TITLE + w)))]);
+  body.sort((a, b) => a.length - b.length);
+  title.sort((a, b) => a.length - b.length);
+  return { pages: body.reduce(intersect), inTitle: new Set(title.reduce(intersect)) };
 }
 
 const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -261,60 +284,21 @@ export function passes(result, filters = {}) {
 }
 const byUrl = (a, b) => (a.url < b.url ? -1 : a.url > b.url ? 1 : 0);
 
-/** Best first: every term in the title, whole occurrences, all occurrences, Pagefind's
- *  score (favours short pages), URL. */
+/** Best first: every term in the title, whole occurrences, all occurrences, the shorter
+ *  page (`score`: minus its length), URL. */
 export function byRelevance(a, b) {
   return (b.inTitle - a.inTitle) || (b.whole - a.whole) || (b.count - a.count)
     || (b.score - a.score) || byUrl(a, b);
 }
 
-// Every page holding every indexed term at the right positions: id -> {res, count, score,
-// inTitle}. Exact (no false page) for terms of letters and digits only; a term with
-// punctuation or spaces is checked on the text afterwards (shape).
-async function matchPages(want) {
-  let pages = null;
-  const indexed = want.filter((t) => plan(t).length);
-  if (!indexed.length) {
-    // Only punctuation and symbols, which the index leaves out: every page is a candidate.
-    const pf = await pagefind();
-    const found = await pf.search(null);
-    pages = new Map((found?.results ?? []).map((r) => [r.id, { res: r, count: 0, score: 0, inTitle: false }]));
-  }
-  for (const term of indexed) {
-    const steps = plan(term);
-    const maps = await Promise.all(steps.map(([, token, prefix]) => lookup(token, prefix)));
-    const next = new Map();
-    const o0 = steps[0][0];
-    for (const [id, { pos, res }] of maps[0]) {
-      if (pages && !pages.has(id)) continue;
-      if (!maps.every((m) => m.has(id))) continue;
-      let count = 0;
-      for (const p of pos) {
-        if (steps.every(([o], k) => maps[k].get(id).pos.has(p - o0 + o))) count++;
-      }
-      if (!count) continue;
-      const before = pages?.get(id);
-      next.set(id, {
-        res,
-        count: (before?.count ?? 0) + count,
-        score: (before?.score ?? 0) + maps.reduce((s, m) => s + m.get(id).res.score, 0),
-        inTitle: (before ? before.inTitle : true) && maps.every((m) => m.get(id).title),
-      });
-    }
-    pages = next;
-    if (!pages.size) break;
-  }
-  return pages;
-}
 
-// The result for one page from its loaded data, or null when the text lacks a term.
+// The result for one page from its page file, or null when the text lacks a term.
 // With no terms (browsing) every page is a result, its excerpt the text after the heading.
-function shape(candidate, d, want) {
-  const text = decode(d.content, BLOCK);
+function shape(n, facets, d, want) {
+  const text = d.text;
   const folded = foldMap(text, BLOCK);
   const low = folded[0];
-  const meta = Object.fromEntries(Object.entries(d.meta ?? {}).map(([k, v]) => [k, k === 'title' ? v : unseal(v)]));
-  const title = decode(meta.title ?? '', ' ');
+  const title = d.title ?? '';
   const titleLow = foldLow(title);
   // The excerpt shows the first match after the page's heading when there is one: the
   // heading is shown anyway, and the lines above it name the agency on every page.
@@ -323,22 +307,21 @@ function shape(candidate, d, want) {
   let count = 0, whole = 0, at = want.length ? -1 : Math.min(body, low.length);
   for (const t of want) {
     const o = occurrences(low, t, body);
-    if (!o.all) return null;   // the exact check: punctuation and spaces are not in the index
+    if (!o.all) return null;
     count += o.all;
     whole += o.whole;
     if (at < 0) at = o.at;
   }
   return {
-    id: candidate.res.id,
-    url: String(d.raw_url ?? d.url).replace(/^\/+/, ''),
+    id: n,
+    url: String(d.url).replace(/^\/+/, ''),
     title,
     excerpt: excerpt(text, folded, want, at),
-    agency: meta.agency ?? null, year: meta.year ?? null, region: meta.region ?? null,
-    kind: meta.kind ?? null, categories: meta.category ? meta.category.split('|') : [],
-    budget: meta.budget ? Number(meta.budget) : null,
+    ...facets,
+    budget: d.budget ?? null,
     count, whole,
     inTitle: want.length > 0 && want.every((t) => titleLow.includes(t)),
-    score: candidate.score,
+    score: -low.length,
   };
 }
 
@@ -346,107 +329,74 @@ function checkFilters(filters) {
   for (const key of Object.keys(filters)) if (!FACETS.includes(key)) throw new Error(`unknown filter ${key}`);
 }
 
+async function loadPages(numbers, want) {
+  const { facets } = await meta();
+  const datas = await Promise.all(numbers.map(pageFile));
+  return datas.map((d, i) => shape(numbers[i], facets[numbers[i]], d, want));
+}
+
 /**
  * Every page whose main text contains every term of `query`, best first, each with its
- * text loaded (for many results on a large site, see `find`).
+ * page file loaded (for many results on a large site, see `find`).
  * @param {string} query
  * @param {{filters?: object}} [options]
  * @returns {Promise<Array<{url: string, title: string, excerpt: string, agency: ?string,
  *   year: ?string, region: ?string, kind: ?string, categories: string[], budget: ?number,
- *   count: number, whole: number, inTitle: boolean, score: number, id: string}>>}
+ *   count: number, whole: number, inTitle: boolean, score: number, id: number}>>}
  */
 export async function search(query, { filters = {} } = {}) {
   checkFilters(filters);
   const want = terms(query);
   if (!want.length) return [];
-  const found = [...(await matchPages(want)).values()];
-  const datas = await Promise.all(found.map((c) => c.res.data()));
-  const results = [];
-  datas.forEach((d, i) => {
-    const result = shape(found[i], d, want);
-    if (result && passes(result, filters)) results.push(result);
-  });
-  return results.sort(byRelevance);
+  const { facets } = await meta();
+  const found = (await candidates(want)).pages.filter((n) => passes(facets[n], filters));
+  return (await loadPages(found, want)).filter(Boolean).sort(byRelevance);
 }
 
-let facetsPromise;
-// pagefind/search-pages.json (gongkai/index.py): every page's facets by its id.
-function facetTable() {
-  facetsPromise ??= fetch(new URL('search-pages.json', bundle)).then((r) => {
-    if (!r.ok) throw new Error(`search-pages.json: HTTP ${r.status}`);
-    return r.json();
-  }).then(({ facets, pages }) => {
-    const table = new Map();
-    for (const [id, [y, r, a, c, k, budget]] of Object.entries(pages)) {
-      table.set(id, {
-        year: facets.year[y] ?? null, region: facets.region[r] ?? null, agency: facets.agency[a] ?? null,
-        categories: facets.category.filter((_, i) => c & (1 << i)), kind: facets.kind[k] ?? null, budget,
-      });
-    }
-    return table;
-  });
-  facetsPromise.catch(() => { facetsPromise = undefined; });
-  return facetsPromise;
+// Pages not loaded yet, for showing a few at a time: each with its facets, `load()`
+// resolving to its full result (or null).
+function unloaded(n, facets, want, extra = {}) {
+  let loading;
+  return {
+    id: n, ...facets, count: 0, whole: 0, inTitle: false, score: 0, url: null, budget: null, ...extra,
+    load: () => (loading ??= pageFile(n).then((d) => shape(n, facets, d, want))),
+  };
 }
 
 /**
- * The same pages as `search`, for showing a few at a time. Up to `loadAbove` pages are
- * loaded as by `search`. Beyond that each page comes with its facets (search-pages.json)
- * and rank signals only, and `load()` fetches the rest, resolving to the full result, or
- * to null for a page whose text lacks the query after all: that can only happen when a
- * term holds punctuation, symbols or spaces, which the index leaves out (`exact` false;
- * `total` is then an upper bound). `pages` are best first (no `whole` signal unloaded).
+ * The same pages as `search`, for showing a few at a time. Up to `loadAbove` candidates
+ * are loaded and checked as by `search`. Beyond that each page comes with its facets and
+ * whether its heading holds the terms, and `load()` fetches its page file, resolving to
+ * the full result, or to null for a page whose text lacks the query after all (`exact`
+ * false: `total` is then an upper bound). Unloaded pages are best first as far as the
+ * index tells: heading first, then the newest year, then address.
  * @returns {Promise<{total: number, loaded: boolean, exact: boolean, pages: Array<object>}>}
  */
 export async function find(query, { loadAbove = 60 } = {}) {
   const want = terms(query);
   if (!want.length) return { total: 0, loaded: true, exact: true, pages: [] };
-  const exact = want.every((t) => [...t].every(isAlnum));
-  const matched = await matchPages(want);
-  if (matched.size <= loadAbove) {
-    const results = await search(query);
+  const found = await candidates(want);
+  if (found.pages.length <= loadAbove) {
+    const results = (await loadPages(found.pages, want)).filter(Boolean).sort(byRelevance);
     return { total: results.length, loaded: true, exact: true, pages: results.map((r) => ({ ...r, load: async () => r })) };
   }
-  const table = await facetTable();
-  const pages = [...matched.values()].map((c) => {
-    let loading;
-    const facets = table.get(c.res.id) ?? { year: null, region: null, agency: null, categories: [], kind: null, budget: null };
-    return {
-      id: c.res.id, ...facets, count: c.count, whole: 0, inTitle: c.inTitle, score: c.score, url: null,
-      load: () => (loading ??= c.res.data().then((d) => shape(c, d, want))),
-    };
-  });
-  pages.sort((a, b) => (b.inTitle - a.inTitle) || (b.count - a.count) || (b.score - a.score)
-    || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { total: pages.length, loaded: false, exact, pages };
+  const { facets } = await meta();
+  const years = new Map([...new Set(facets.map((f) => f.year))].map((y) => [y, -Number(y)]));
+  const pages = found.pages.map((n) => unloaded(n, facets[n], want, { inTitle: found.inTitle.has(n) }));
+  pages.sort((a, b) => (b.inTitle - a.inTitle) || (years.get(a.year) - years.get(b.year)) || (a.id - b.id));
+  return { total: pages.length, loaded: false, exact: exactly(want), pages };
 }
 
 /**
  * Every searched page, for browsing without a query (filters and sorting on the search
- * page): each with its facets (search-pages.json) in site order (newest year first, then
- * region and agency, the agency year before its projects, then address); `load()`
- * fetches its title, URL and the start of its text (`excerpt`, no <mark>).
+ * page): each with its facets in site order (newest year first, then region and agency,
+ * the agency year before its projects, then address); `load()` fetches its title, URL
+ * and the start of its text (`excerpt`, no <mark>).
  * @returns {Promise<{total: number, loaded: boolean, exact: boolean, pages: Array<object>}>}
  */
 export async function browse() {
-  const table = await facetTable();
-  let everything;
-  const results = () => {
-    everything ??= pagefind().then((pf) => pf.search(null))
-      .then((found) => new Map((found?.results ?? []).map((r) => [r.id, r])));
-    everything.catch(() => { everything = undefined; });
-    return everything;
-  };
-  const pages = [...table].map(([id, facets], order) => {
-    let loading;
-    return {
-      id, ...facets, order, count: 0, whole: 0, inTitle: false, score: 0, url: null,
-      load: () => (loading ??= results().then((all) => {
-        const res = all.get(id);
-        return res ? res.data().then((d) => shape({ res, score: 0 }, d, [])) : null;
-      })),
-    };
-  });
+  const { facets } = await meta();
+  const pages = facets.map((f, n) => unloaded(n, f, []));
   const rank = (key) => {
     const values = [...new Set(pages.map((p) => p[key]))];
     return new Map(values.map((v) => [v, key === 'year' ? -Number(v) : v]));
@@ -456,6 +406,13 @@ export async function browse() {
   pages.sort((a, b) => cmp(years.get(a.year), years.get(b.year))
     || String(a.region ?? '').localeCompare(String(b.region ?? ''), 'zh-CN')
     || String(a.agency ?? '').localeCompare(String(b.agency ?? ''), 'zh-CN')
-    || (b.kind === '部门') - (a.kind === '部门') || a.order - b.order);
+    || (b.kind === '部门') - (a.kind === '部门') || a.id - b.id);
   return { total: pages.length, loaded: false, exact: true, pages };
+}
+
+/** Give every page of `pages` (from `find` or `browse`) its budget, to sort by it: the
+ *  budgets of all pages are one file, loaded on first use. */
+export async function withBudgets(pages) {
+  const budgets = await budgetTable();
+  for (const p of pages) p.budget = budgets[p.id] ?? null;
 }
