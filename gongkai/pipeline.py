@@ -128,7 +128,7 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
                 records.add(result.records, result.recorded)
             # The search index is made in a worker of its own meanwhile: it needs only the
             # agency years' pages, all written.
-            indexed = stack.enter_context(parallel.beside(_index_job, (staging, records)))
+            indexed = stack.enter_context(parallel.beside(index_job, (staging, records)))
         # The pages and data that list every agency year, from the outlines and the data
         # files in staging (so they are never all held in memory here).
         in_order = ranked(results)
@@ -175,7 +175,8 @@ def index_search(staging: Path, records: Optional[search.PageRecords] = None) ->
         raise IndexFailed(str(exc) or type(exc).__name__) from exc
 
 
-def _index_job(job: tuple[Path, search.PageRecords]) -> None:
+def index_job(job: tuple[Path, search.PageRecords]) -> None:
+    """`index_search` of (staging, records): for `parallel.beside`."""
     index_search(*job)
 
 

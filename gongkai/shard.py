@@ -2,18 +2,21 @@
 
 A shard is the agency years of some regions (`--shard 石家庄市`) or of a region's year
 (`--shard 石家庄市/2022`), taken through the same pipeline as `build.py build` into a folder
-of their own: their pages, originals and data files, checked, and SHARD_FILE, which holds
+of their own: their pages, originals and data files, checked; SHARD_FILE, which holds
 what the site-wide pages need of each agency year (its outline: docs/performance.md,
-"Beyond one machine"). Pages that list every agency year are not made in a shard, and the
-links that lead out of it are checked at the merge.
+"Beyond one machine"); and SEARCH_FILE, what search keeps of each of their pages
+(search/records.py), made while the pages were in memory. Pages that list every agency
+year are not made in a shard, and the links that lead out of it are checked at the merge.
 
 `merge` copies the shards into one staging folder (a file made by two shards is an error),
-renders the site-wide pages and data from the shards' outlines, builds the search index
-over every page, checks the whole site as `build` does and swaps it in. The merged site is
+renders the site-wide pages and data from the shards' outlines, makes the search index of
+every page from the shards' search records (the pages are not read again), checks the
+whole site as `build` does and swaps it in. The merged site is
 byte-identical to `build.py build` of the same content (tests/test_shard.py).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import hashlib
 import itertools
@@ -35,12 +38,14 @@ from .errors import relpath
 from .files import FILE, walk_folder
 from .measure import Tally
 from .model import Agency
-from .pipeline import FAILURES, Stop, digest_tree, index_search, failed, fingerprint, terminate_as_exit
+from .pipeline import (FAILURES, IndexFailed, Stop, digest_tree, failed, fingerprint, index_job,
+                       terminate_as_exit)
 from .render import site_folder
 from .site import Site, order, ranked
 
-SHARD_FILE = "_shard.json"   # in a shard folder, beside the pages
-FORMAT = 1
+SHARD_FILE = "_shard.json"           # in a shard folder, beside the pages
+SEARCH_FILE = "_shard-search.bin"    # the shard's search records (search.pack_records)
+FORMAT = 2
 
 
 # --- which agency years a shard holds ------------------------------------------------------
@@ -190,8 +195,10 @@ def build_shard_command(config_path: str | Path, given: list[str], output: Optio
             report(problems)
             return 1
         try:
-            with write.staging(target, config.content_dir, config.root) as staging:
-                results = site.years(chosen, site.job(staging=staging))
+            with write.staging(target, config.content_dir, config.root) as staging, \
+                    search.scratch(len(chosen) * 16) as scratch:
+                records = search.PageRecords(scratch)
+                results = site.years(chosen, site.job(staging=staging, record_folder=str(records.folder)))
                 notes = site.judge(results)
                 if any(p.is_error for p in notes):
                     raise Stop(notes)
@@ -207,6 +214,9 @@ def build_shard_command(config_path: str | Path, given: list[str], output: Optio
                 (staging / SHARD_FILE).write_bytes(data)
                 sizes = {path: size for r in results for path, size in r.sizes.items()}
                 sizes[SHARD_FILE] = len(data)
+                for result in results:
+                    records.add(result.records, result.recorded)
+                sizes[SEARCH_FILE] = search.pack_records(records, staging / SEARCH_FILE)
                 write.seal(staging, stamp, sizes)
         except FAILURES as exc:
             return failed(exc, target, "生成已停止")
@@ -281,8 +291,20 @@ def _merge(config_path: Path, folders: list[Path], output, with_search: bool) ->
     years.sort(key=order)
     target = Path(output) if output is not None else config.output_dir
     try:
-        with write.staging(target, config.content_dir, config.root) as staging:
+        with contextlib.ExitStack() as stack:
+            staging = stack.enter_context(write.staging(target, config.content_dir, config.root))
             sizes = _copy_shards(folders, staging)
+            indexed = None
+            if with_search:
+                # From the shards' search records, in a worker of its own while the site-wide
+                # pages are rendered (as in a build).
+                records = search.PageRecords(stack.enter_context(search.scratch(len(years) * 16)))
+                for folder in folders:
+                    try:
+                        search.unpack_records(folder / SEARCH_FILE, records)
+                    except (ValueError, KeyError, TypeError) as exc:
+                        raise IndexFailed(f"{folder / SEARCH_FILE}: 无法读取分片的搜索记录：{exc}") from exc
+                indexed = stack.enter_context(parallel.beside(index_job, (staging, records)))
             read = lambda path: (staging / path).read_bytes()   # noqa: E731
             data = site.site_wide_data(years, read, into=staging)
             common, problems = site.common(years, data, read, into=staging)
@@ -291,8 +313,8 @@ def _merge(config_path: Path, folders: list[Path], output, with_search: bool) ->
                 raise Stop(problems)
             write.write_files(staging, common)
             sizes.update(common.sizes())
-            if with_search:
-                index_search(staging)
+            if indexed is not None:
+                indexed()
                 sizes.update(write.sizes_under(staging, search.BUNDLE + "/"))
             found = verify.verify_site(staging)
             if found:
@@ -315,7 +337,7 @@ def _copy_shards(folders: list[Path], staging: Path) -> dict[str, int]:
     sizes: dict[str, int] = {}
     owner: dict[str, Path] = {}
     for folder in folders:
-        for rel, path, kind in walk_folder(str(folder), lambda rel: rel in (write.MARKER, SHARD_FILE)):
+        for rel, path, kind in walk_folder(str(folder), lambda rel: rel in (write.MARKER, SHARD_FILE, SEARCH_FILE)):
             if kind != FILE:
                 raise ShardClash(f"{folder / rel}: 分片中只应有普通文件")
             if rel in owner:

@@ -67,6 +67,33 @@ def test_seeds_in_three_shards_merge_into_the_same_site(seeds: Path, tmp_path: P
     assert same_tree(tmp_path / "single", tmp_path / "merged") == []
 
 
+def test_a_shard_carries_its_search_records_and_the_merge_reads_no_page_for_search(seeds: Path, tmp_path: Path):
+    """Each shard holds what search keeps of its pages (_shard-search.bin); the merge makes
+    the index from those alone (a shard whose records name another text gives that text
+    to search) and refuses records it cannot read, leaving no site behind."""
+    from gongkai.search import PageRecords, pack_records, unpack_records
+    from gongkai.search.index import read_words
+    for region in SEEDS:
+        assert run(seeds, "build", "--shard", region, "--output", str(tmp_path / region)).returncode == 0
+    packed = tmp_path / SEEDS[0] / "_shard-search.bin"
+    (tmp_path / "records").mkdir()
+    records = PageRecords(tmp_path / "records")
+    unpack_records(packed, records)
+    assert records.facets and all(rel.startswith(("2020/", "2022/")) for rel in records.facets)
+    data = packed.read_bytes()
+    # Same size (the shard stays intact by its marker), another search word in the records.
+    packed.write_bytes(data.replace("编码".encode(), "编号".encode()))
+    merged = run(seeds, "merge", *(str(tmp_path / r) for r in SEEDS), "--output", str(tmp_path / "merged"))
+    assert merged.returncode == 0, merged.stdout + merged.stderr
+    assert read_words(tmp_path / "merged" / "search-index", "编号")
+    assert not any("编号" in p.read_text(encoding="utf-8") for p in (tmp_path / "merged").rglob("*.html"))
+    packed.write_bytes(data[:len(data) // 2] + b"x" * (len(data) - len(data) // 2))
+    broken = run(seeds, "merge", *(str(tmp_path / r) for r in SEEDS), "--output", str(tmp_path / "broken"))
+    assert broken.returncode == 1 and "无法读取分片的搜索记录" in broken.stdout + broken.stderr
+    assert not (tmp_path / "broken").exists()
+    assert pack_records(records, tmp_path / "again.bin") == len(data)
+
+
 def test_merge_refuses_a_missing_shard_an_overlap_and_a_foreign_folder(seeds: Path, tmp_path: Path):
     for name, shard in (("a", "秦皇岛市山海关区"), ("b", "石家庄市正定县"), ("c", "石家庄市正定县/2022")):
         assert run(seeds, "build", "--shard", shard, "--output", str(tmp_path / name)).returncode == 0

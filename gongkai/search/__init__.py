@@ -21,12 +21,13 @@ from typing import Optional
 
 from .. import parallel, urls
 from .index import PAGE_FOLDER, Postings, page_path, set_modes, write_meta
-from .records import PageRecords, read_record, record_files, remove_stale_scratch, scratch, site_pages, write_records
+from .records import (PageRecords, pack_records, read_record, record_files, remove_stale_scratch, scratch, site_pages,
+                      unpack_records, write_records)
 
 BUNDLE = urls.SEARCH_BUNDLE
 
-__all__ = ["BUNDLE", "PageRecords", "SearchIndexError", "build_index", "index_stats", "record_files",
-           "remove_stale_scratch", "scratch"]
+__all__ = ["BUNDLE", "PageRecords", "SearchIndexError", "build_index", "index_stats", "pack_records",
+           "record_files", "remove_stale_scratch", "scratch", "unpack_records"]
 
 
 class SearchIndexError(Exception):

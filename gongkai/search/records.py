@@ -216,6 +216,29 @@ class PageRecords:
         self.seen.update(seen)
 
 
+def pack_records(records: PageRecords, path: Path) -> int:
+    """Every record of `records` in one file (a shard's search records, for the merge); its
+    size. Per page: a JSON line {"url", "facets", "bytes"}, then that many bytes of record."""
+    with open(path, "wb") as out:
+        for rel in sorted(records.facets):
+            data = (records.folder / flat_name(rel)).read_bytes()
+            head = {"url": rel, "facets": records.facets[rel], "bytes": len(data)}
+            out.write(json.dumps(head, ensure_ascii=False, sort_keys=True).encode("utf-8") + b"\n" + data)
+        return out.tell()
+
+
+def unpack_records(path: Path, records: PageRecords) -> None:
+    """Add the records `pack_records` put in `path` to `records`."""
+    with open(path, "rb") as packed:
+        while line := packed.readline():
+            head = json.loads(line)
+            data = packed.read(head["bytes"])
+            if len(data) != head["bytes"]:
+                raise ValueError(f"{path}: ends inside the record of {head['url']}")
+            (records.folder / flat_name(head["url"])).write_bytes(data)
+            records.add([(head["url"], head["facets"])], [head["url"]])
+
+
 def write_records(site_dir: Path, records: PageRecords, pages: list[str], workers: int) -> None:
     """Write the records of `pages` of `site_dir` into `records` (in parallel)."""
     work = [(str(site_dir), str(records.folder), paths) for paths in parallel.tasks(pages, 200)]
