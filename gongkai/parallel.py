@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import functools
+import gc
 import multiprocessing
 import os
 import signal
@@ -46,34 +47,86 @@ def run(func: Callable[..., Any], work: list, workers: int, shared: Any = _NOTHI
         yield from map(call, work)
         return
     context = multiprocessing.get_context("fork")
-    pool = context.Pool(min(workers, len(work)), _start_worker, (os.getpid(), call))
-    try:
-        yield from pool.imap(_call, work)
-        pool.close()          # a normal end lets workers exit on their own
-    except BaseException:
-        pool.terminate()      # an error, Ctrl-C or SIGTERM of the build: stop them now
-        raise
-    finally:
-        pool.join()
+    with _frozen():
+        pool = context.Pool(min(workers, len(work)), _start_worker, (os.getpid(), call))
+        try:
+            yield from pool.imap(_call, work)
+            pool.close()          # a normal end lets workers exit on their own
+        except BaseException:
+            pool.terminate()      # an error, Ctrl-C or SIGTERM of the build: stop them now
+            raise
+        finally:
+            pool.join()
 
 
 @contextlib.contextmanager
 def beside(func: Callable[[Any], Any], item: Any, enabled: bool = True) -> Iterator[Callable[[], Any]]:
-    """Run `func(item)` in one forked worker while the caller goes on; yields the function
-    that waits for its result (raising what it raised). Without fork or `enabled`, or with
-    one core, the work is done when the result is asked for."""
+    """Run `func(item)` in a worker process of its own while the caller goes on; yields the
+    function that waits for its result (raising what it raised). Without `enabled`, or
+    with one core, the work is done when the result is asked for.
+
+    The worker is a fresh interpreter (spawned, not forked): `func` and `item` are pickled
+    to it, and it holds nothing of the caller's memory. Forked, it shared the build's
+    memory only until it wrote to it: a 100,000-page build with search, its index made
+    beside the site-wide pages, peaked at 1.8 GB with a forked worker, 1.5 GB with this."""
     if not enabled or worker_count() <= 1:
         yield lambda: func(item)
         return
-    pool = multiprocessing.get_context("fork").Pool(1, _start_worker, (os.getpid(), func))
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    worker = context.Process(target=_run_beside, args=(os.getpid(), func, item, send), daemon=True)
+    worker.start()
+    send.close()
+
+    def result() -> Any:
+        try:
+            done, value = receive.recv()
+        except EOFError:       # it died without answering (killed, or could not start)
+            worker.join()
+            raise RuntimeError(f"worker process ended without a result (exit code {worker.exitcode})") from None
+        worker.join()
+        if done:
+            return value
+        raise value
+
     try:
-        yield pool.apply_async(_call, (item,)).get
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
+        yield result
     finally:
-        pool.join()
+        if worker.is_alive():  # an error, Ctrl-C or SIGTERM of the build: stop it now
+            worker.kill()
+            worker.join()
+        receive.close()
+
+
+def _run_beside(parent: int, func: Callable[[Any], Any], item: Any, send) -> None:
+    """In the worker of `beside`: (True, result) or (False, the exception) to the caller."""
+    _die_with_parent(parent)
+    try:
+        answer = (True, func(item))
+    except BaseException as exc:   # noqa: BLE001 — raised again in the caller
+        answer = (False, exc)
+    send.send(answer)
+    send.close()
+
+
+@contextlib.contextmanager
+def _frozen() -> Iterator[None]:
+    """While forked workers run: the objects that exist now are left out of garbage
+    collection (gc.freeze), in this process and the workers. A collection in a worker
+    would otherwise write to every object it inherited and so copy the build's memory
+    into each worker. Nested (a pool while another runs), the outermost one unfreezes."""
+    global _freezes
+    gc.freeze()
+    _freezes += 1
+    try:
+        yield
+    finally:
+        _freezes -= 1
+        if not _freezes:
+            gc.unfreeze()
+
+
+_freezes = 0   # _frozen blocks open in this process
 
 
 _task: Optional[Callable[[Any], Any]] = None   # in a worker: what `_call` runs

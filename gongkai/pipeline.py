@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Callable, Iterator, Optional
 
 from . import history, parallel, search, verify, write
 from .config import load_config, source_date_epoch
@@ -126,9 +126,7 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
         if records is not None:
             for result in results:
                 records.add(result.records, result.recorded)
-            # The search index is made in a worker of its own meanwhile: it needs only the
-            # agency years' pages, all written.
-            indexed = stack.enter_context(parallel.beside(index_job, (staging, records)))
+            indexed = start_index(stack, staging, records)
         # The pages and data that list every agency year, from the outlines and the data
         # files in staging (so they are never all held in memory here).
         in_order = ranked(results)
@@ -175,8 +173,23 @@ def index_search(staging: Path, records: Optional[search.PageRecords] = None) ->
         raise IndexFailed(str(exc) or type(exc).__name__) from exc
 
 
-def index_job(job: tuple[Path, search.PageRecords]) -> None:
-    """`index_search` of (staging, records): for `parallel.beside`."""
+# Up to this many searched pages the index is made while the site-wide pages are rendered;
+# beyond, after them: the two together peaked at 318 MB at 10,000 pages, but at 1.5 GB at
+# 100,000, where one after the other stays near 1 GB (docs/performance.md).
+BESIDE_PAGES = 20_000
+
+
+def start_index(stack: contextlib.ExitStack, staging: Path, records: search.PageRecords) -> Callable[[], None]:
+    """Start the search index of every searched page (`records`, all written); the function
+    that waits for it to be done. It needs only the agency years' pages, so on a site of
+    up to BESIDE_PAGES pages it is made in a worker of its own meanwhile (the caller
+    renders the site-wide pages), else when the caller waits."""
+    if len(records.facets) <= BESIDE_PAGES:
+        return stack.enter_context(parallel.beside(_index_job, (staging, records)))
+    return lambda: index_search(staging, records)
+
+
+def _index_job(job: tuple[Path, search.PageRecords]) -> None:
     index_search(*job)
 
 

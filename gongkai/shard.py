@@ -38,7 +38,7 @@ from .errors import relpath
 from .files import FILE, walk_folder
 from .measure import Tally
 from .model import Agency
-from .pipeline import (FAILURES, IndexFailed, Stop, digest_tree, failed, fingerprint, index_job,
+from .pipeline import (FAILURES, IndexFailed, Stop, digest_tree, failed, fingerprint, start_index,
                        terminate_as_exit)
 from .render import site_folder
 from .site import Site, order, ranked
@@ -296,15 +296,14 @@ def _merge(config_path: Path, folders: list[Path], output, with_search: bool) ->
             sizes = _copy_shards(folders, staging)
             indexed = None
             if with_search:
-                # From the shards' search records, in a worker of its own while the site-wide
-                # pages are rendered (as in a build).
+                # From the shards' search records, as in a build (start_index).
                 records = search.PageRecords(stack.enter_context(search.scratch(len(years) * 16)))
                 for folder in folders:
                     try:
                         search.unpack_records(folder / SEARCH_FILE, records)
                     except (ValueError, KeyError, TypeError) as exc:
                         raise IndexFailed(f"{folder / SEARCH_FILE}: 无法读取分片的搜索记录：{exc}") from exc
-                indexed = stack.enter_context(parallel.beside(index_job, (staging, records)))
+                indexed = start_index(stack, staging, records)
             read = lambda path: (staging / path).read_bytes()   # noqa: E731
             data = site.site_wide_data(years, read, into=staging)
             common, problems = site.common(years, data, read, into=staging)

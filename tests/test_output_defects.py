@@ -264,17 +264,21 @@ def test_a_content_file_name_that_is_not_utf8_gives_a_message(project, command):
 
 # --------------------------------------------------------------------------- D23
 
-INDEXER_KILLED = """
-import os, sys, time
+WORKER_MODULE = """
+import os, time
 from pathlib import Path
-from gongkai import parallel
-out = Path(sys.argv[1])
-def index(n):
-    (out / f"pid-{os.getpid()}").write_text(str(os.getpid()))
+def index(out, n=0):
+    (Path(out) / f"pid-{os.getpid()}").write_text(str(os.getpid()))
     time.sleep(60)
-with parallel.beside(index, 0) as done:
+"""
+INDEXER_KILLED = """
+import functools, sys
+sys.path.insert(0, sys.argv[1])
+from gongkai import parallel
+from worker_module import index
+with parallel.beside(index, sys.argv[1]) as done:
     if sys.argv[2] == "2":
-        list(parallel.run(index, [1, 2], 2))
+        list(parallel.run(functools.partial(index, sys.argv[1]), [1, 2], 2))
     done()
 """
 
@@ -282,9 +286,10 @@ with parallel.beside(index, 0) as done:
 @pytest.mark.parametrize("jobs", [1, 3])
 def test_the_index_worker_dies_with_a_killed_build(tmp_path, jobs, monkeypatch):
     """D23: a build killed with SIGKILL during indexing left its indexer running (PPID 1),
-    still writing into the staging folder. The index is made in a forked worker beside
-    the build's other workers (parallel.beside): all of them die with the build."""
+    still writing into the staging folder. The index is made in a worker process beside
+    the build's forked workers (parallel.beside): all of them die with the build."""
     monkeypatch.setenv("GONGKAI_WORKERS", "2")
+    (tmp_path / "worker_module.py").write_text(WORKER_MODULE)
     proc = subprocess.Popen([sys.executable, "-c", INDEXER_KILLED, str(tmp_path), str(jobs - 1)],
                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 20
@@ -385,3 +390,18 @@ def test_a_large_original_is_streamed_not_read_whole(project):
     assert (output / "2020" / "100001" / "originals" / "scan.pdf").stat().st_size == ORIGINAL_MB << 20
     limit_kb = 160 * 1024
     assert rss_self < limit_kb and rss_children < limit_kb, (rss_self, rss_children)
+
+
+def test_a_worker_beside_that_fails_or_cannot_start_stops_the_build(monkeypatch):
+    """What the index worker raises is raised in the build; a worker that cannot start
+    (its function does not reach a fresh interpreter) fails at once instead of hanging."""
+    from gongkai import parallel
+    monkeypatch.setenv("GONGKAI_WORKERS", "2")
+    with parallel.beside(int, "x") as result:        # int("x") raises in the worker
+        with pytest.raises(ValueError):
+            result()
+    with parallel.beside(len, [1, 2]) as result:
+        assert result() == 2
+    with pytest.raises(Exception):
+        with parallel.beside(lambda x: x, 1) as result:
+            result()

@@ -148,7 +148,7 @@ def test_page_record_carries_text_title_facets_and_words():
 def test_postings_round_trip(pages: list[int]):
     from array import array
     pages.sort()
-    data = posting(array("l", pages))
+    data = posting(array("i", pages))
     at, back = -1, []
     for gap in read_varints(data):
         at += gap
@@ -260,3 +260,14 @@ def test_word_characters_are_letters_and_digits():
     """is_word_char is Unicode's letters and numbers (search.js: /[\\p{L}\\p{N}]/u)."""
     assert all(map(is_word_char, "老A9ǅⅫ①")) and not any(map(is_word_char, " .%（_\u0301"))
     assert all(is_word_char(chr(cp)) == (unicodedata.category(chr(cp))[0] in "LN") for cp in range(0x3000, 0x3100))
+
+
+def test_the_index_is_the_same_made_beside_or_after_the_site_wide_pages(tmp_path: Path, monkeypatch):
+    """A large site's index is made after the site-wide pages (pipeline.BESIDE_PAGES, for
+    memory), a small one's in a worker meanwhile: the same bytes either way."""
+    from gongkai import pipeline
+    monkeypatch.chdir(REPO)
+    assert pipeline.build_command(REPO / "site_config.yaml", tmp_path / "beside") == 0
+    monkeypatch.setattr(pipeline, "BESIDE_PAGES", 0)
+    assert pipeline.build_command(REPO / "site_config.yaml", tmp_path / "after") == 0
+    assert tree_digest(tmp_path / "beside" / "search-index") == tree_digest(tmp_path / "after" / "search-index")

@@ -20,8 +20,8 @@ the pages whose heading holds it), then varint 2·length (+ the posting's bytes)
 2·M + 1 (the posting is words/big/M.bin).
 
 One query term of n letters looks up its n - 1 pairs. A rare word costs its word file
-(WORD_FILE_BYTES before gzip), a common one its own posting: about one bit a page at most. That keeps a first search small at any size (docs/search.md), where Pagefind's
-positional postings in shared chunks grew with the site.
+(WORD_FILE_BYTES before gzip), a common one its own posting: about one bit a page at
+most. That keeps a first search small at any size (docs/search.md).
 """
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def varints(values) -> bytes:
 
 def posting(pages: array) -> bytes:
     """A posting: the gaps between the (ascending) page numbers as varints."""
-    return varints(map(sub, pages, array("l", [-1]) + pages[:-1]))
+    return varints(map(sub, pages, array("i", [-1]) + pages[:-1]))
 
 
 def read_varints(data: bytes) -> list[int]:
@@ -97,8 +97,8 @@ class Postings:
     Words stay UTF-8 bytes until they are written: 5 million appends at 10,000 pages."""
 
     def __init__(self):
-        self.body: dict[bytes, array] = defaultdict(lambda: array("l"))
-        self.title: dict[bytes, array] = defaultdict(lambda: array("l"))
+        self.body: dict[bytes, array] = defaultdict(lambda: array("i"))
+        self.title: dict[bytes, array] = defaultdict(lambda: array("i"))
 
     def add(self, n: int, body: bytes, title: bytes) -> None:
         for words, line in ((self.body, body), (self.title, title)):

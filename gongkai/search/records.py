@@ -303,8 +303,8 @@ def _remove_stale_in(folder: str) -> None:
 
 def _remove_scratch(path: str) -> None:
     """Remove a dead build's scratch folder if it is ours (see remove_stale_scratch): a
-    real folder of this user holding only the folders `build_index` makes there (`pages/`,
-    and nothing else); an empty one too (killed before it wrote anything)."""
+    real folder of this user holding only the folder a build makes there (`pages/`); an
+    empty one too (killed before it wrote anything)."""
     try:
         info = os.lstat(path)
         if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():

@@ -201,20 +201,28 @@ const intersect = (a, b) => {
   return a.filter((x) => other.has(x));
 };
 
-// The candidates of `want` (page numbers, ascending) and which of them hold every term's
-// words in their heading too.
+// The candidates of `want`: page numbers, ascending, and the pages of each word looked up.
 async function candidates(want) {
   const all = [...new Set(want.flatMap(words))];
   if (!all.length) {
     // Only punctuation and symbols, which the index leaves out: every page is a candidate.
     const { pages } = await meta();
-    return { pages: Array.from({ length: pages }, (_, n) => n), inTitle: new Set() };
+    return { pages: Array.from({ length: pages }, (_, n) => n), of: new Map() };
   }
-  const [body, title] = await Promise.all([
-    Promise.all(all.map((w) => lookup(w))), Promise.all(all.map((w) => lookup(TITLE + w)))]);
-  body.sort((a, b) => a.length - b.length);
-  title.sort((a, b) => a.length - b.length);
-  return { pages: body.reduce(intersect), inTitle: new Set(title.reduce(intersect)) };
+  const found = await Promise.all(all.map((w) => lookup(w)));
+  const of = new Map(all.map((w, i) => [w, found[i]]));
+  return { pages: [...found].sort((a, b) => a.length - b.length).reduce(intersect), of };
+}
+
+// Which candidates seem to hold every term in their heading: those whose heading holds
+// the two rarest words of each term (the rarest have the smallest headings' postings
+// too; a common pair's can be 10 KB at 100,000 pages). A guess, to order pages not yet
+// loaded: a loaded page says exactly.
+async function inHeadings(want, found) {
+  if (!found.of.size) return new Set();
+  const rarest = want.map((t) => words(t).sort((a, b) => found.of.get(a).length - found.of.get(b).length).slice(0, 2));
+  const titles = await Promise.all([...new Set(rarest.flat())].map((w) => lookup(TITLE + w)));
+  return new Set(titles.sort((a, b) => a.length - b.length).reduce(intersect, found.pages));
 }
 
 const ESC = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -369,7 +377,8 @@ function unloaded(n, facets, want, extra = {}) {
  * whether its heading holds the terms, and `load()` fetches its page file, resolving to
  * the full result, or to null for a page whose text lacks the query after all (`exact`
  * false: `total` is then an upper bound). Unloaded pages are best first as far as the
- * index tells: heading first, then the newest year, then address.
+ * index tells: the query seemingly in the heading (`inHeadings`), then the newest year,
+ * then address.
  * @returns {Promise<{total: number, loaded: boolean, exact: boolean, pages: Array<object>}>}
  */
 export async function find(query, { loadAbove = 60 } = {}) {
@@ -381,8 +390,9 @@ export async function find(query, { loadAbove = 60 } = {}) {
     return { total: results.length, loaded: true, exact: true, pages: results.map((r) => ({ ...r, load: async () => r })) };
   }
   const { facets } = await meta();
+  const headed = await inHeadings(want, found);
   const years = new Map([...new Set(facets.map((f) => f.year))].map((y) => [y, -Number(y)]));
-  const pages = found.pages.map((n) => unloaded(n, facets[n], want, { inTitle: found.inTitle.has(n) }));
+  const pages = found.pages.map((n) => unloaded(n, facets[n], want, { inTitle: headed.has(n) }));
   pages.sort((a, b) => (b.inTitle - a.inTitle) || (years.get(a.year) - years.get(b.year)) || (a.id - b.id));
   return { total: pages.length, loaded: false, exact: exactly(want), pages };
 }
