@@ -51,10 +51,10 @@ def build_index(site_dir: Path, records: Optional[PageRecords] = None, complete:
     site_dir = Path(site_dir)
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
+        pages = [] if complete else site_pages(site_dir)
         if records is None:
-            pages = site_pages(site_dir)
             records = PageRecords(stack.enter_context(scratch(len(pages))))
-        rest = [] if complete else [rel for rel in site_pages(site_dir) if rel not in records.seen]
+        rest = [rel for rel in pages if rel not in records.seen]
         if rest:
             write_records(site_dir, records, rest, index_workers())
         if not records.facets:
