@@ -397,11 +397,15 @@ def test_a_search_loads_only_what_it_needs(site_dir: Path, static_server, browse
     context.close()
     assert not log.page_errors and not log.console_errors(), (log.page_errors, log.console_errors())
     index = [u.split("/search-index/")[1] for u in requested if "/search-index/" in u]
+    from gongkai.search.index import read_file
+    version = read_file(site_dir / "search-index" / "meta.bin")["version"]
     pages = searched_pages(site_dir)
     assert got["exact"] and got["total"] == len(relevant("干部", pages))
     assert index[0] == "meta.bin" and len([f for f in index if f.startswith("words/")]) <= 2
     assert len([f for f in index if f.startswith("pages/")]) == 1 and len(index) <= 4
     assert "budgets.bin" not in index
+    # every file but the meta file is asked for with the index's version (no stale mix)
+    assert all(f.endswith("?v=" + version) for f in index[1:]) and len(version) == 16
 
 
 def test_the_query_set_check_has_teeth():

@@ -205,6 +205,7 @@ def test_index_is_deterministic_and_complete(site_dir: Path, tmp_path: Path):
     order = sorted(pages)
     meta = read_file(bundle / META_FILE)
     assert meta["pages"] == expected and sum(g[0] for g in meta["groups"]) == expected
+    assert re.fullmatch(r"[0-9a-f]{16}", meta["version"])
     assert len(meta["kinds"]) == len(meta["categories"]) == len(read_file(bundle / BUDGETS_FILE)) == expected
     for n, rel in enumerate(order):
         assert read_file(bundle / page_path(n))["url"] == rel
@@ -271,3 +272,9 @@ def test_the_index_is_the_same_made_beside_or_after_the_site_wide_pages(tmp_path
     monkeypatch.setattr(pipeline, "BESIDE_PAGES", 0)
     assert pipeline.build_command(REPO / "site_config.yaml", tmp_path / "after") == 0
     assert tree_digest(tmp_path / "beside" / "search-index") == tree_digest(tmp_path / "after" / "search-index")
+    # another text, another version: browsers ask for every other file with ?v=version
+    page = next((tmp_path / "after").glob("20*/*/index.html"))
+    page.write_text(page.read_text(encoding="utf-8").replace("</h1>", "改</h1>", 1), encoding="utf-8")
+    build_index(tmp_path / "after")
+    assert read_file(tmp_path / "after" / "search-index" / META_FILE)["version"] \
+        != read_file(tmp_path / "beside" / "search-index" / META_FILE)["version"]

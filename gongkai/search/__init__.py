@@ -11,6 +11,7 @@ old one and swapped in whole.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 from .. import parallel, urls
-from .index import PAGE_FOLDER, Postings, page_path, set_modes, write_meta
+from .index import FORMAT, PAGE_FOLDER, Postings, page_path, set_modes, write_meta
 from .records import (PageRecords, pack_records, read_record, record_files, remove_stale_scratch, scratch, site_pages,
                       unpack_records, write_records)
 
@@ -63,16 +64,18 @@ def build_index(site_dir: Path, records: Optional[PageRecords] = None, complete:
         try:
             order = sorted(records.facets)
             postings = Postings()
+            digest = hashlib.sha256(f"{FORMAT}".encode())
             for n, rel in enumerate(order):
                 body, title, page = read_record(records.folder, rel)
                 postings.add(n, body, title)
+                digest.update(page)
                 if n % PAGE_FOLDER == 0:
                     (fresh / page_path(n)).parent.mkdir(parents=True)
                 with open(fresh / page_path(n), "wb") as f:
                     f.write(page)
-            word_files = postings.write(fresh)
+            word_files = postings.write(fresh, digest)
             del postings
-            write_meta(fresh, order, records.facets, word_files)
+            write_meta(fresh, order, records.facets, word_files, digest)
             set_modes(fresh)
             swap_in(fresh, site_dir / BUNDLE)
         finally:

@@ -6,7 +6,8 @@ file only if it starts with gzip's magic bytes (a server may have unpacked it al
 
     meta.bin       the page count, the number of word files, every facet value, and each
                    page's facets: runs of pages of one year, region and agency (`groups`),
-                   each page's kind and 一级指标 (bit mask over facets.category)
+                   each page's kind and 一级指标 (bit mask over facets.category); `version`,
+                   a digest of every file (see write_meta)
     budgets.bin    each page's budget in yuan (or null), loaded to sort by budget
     pages/K/N.bin  page N's file (records.page_record), K = N // 1024
     words/B.bin    the postings of the search words whose hash (`word_hash`) is B modulo
@@ -106,8 +107,8 @@ class Postings:
                 for pages in map(words.__getitem__, line.split(b" ")):
                     pages.append(n)
 
-    def write(self, folder: Path) -> int:
-        """Write words/; return the number of word files."""
+    def write(self, folder: Path, digest) -> int:
+        """Write words/ (each file's bytes into `digest`); return the number of word files."""
         entries: list[tuple[str, bytes]] = sorted(
             [(key.decode("utf-8"), posting(pages)) for key, pages in self.body.items()]
             + [(TITLE + key.decode("utf-8"), posting(pages)) for key, pages in self.title.items()])
@@ -121,13 +122,17 @@ class Postings:
             out = files[word_hash(key.removeprefix(TITLE)) % count]
             out += varints([len(name)]) + name
             if len(data) > BIG_POSTING:
-                (folder / "words" / "big" / f"{big}.bin").write_bytes(_packed(data))
+                packed = _packed(data)
+                digest.update(packed)
+                (folder / "words" / "big" / f"{big}.bin").write_bytes(packed)
                 out += varints([2 * big + 1])
                 big += 1
             else:
                 out += varints([2 * len(data)]) + data
         for n, data in enumerate(files):
-            (folder / "words" / f"{n}.bin").write_bytes(_packed(bytes(data)))
+            packed = _packed(bytes(data))
+            digest.update(packed)
+            (folder / "words" / f"{n}.bin").write_bytes(packed)
         return count
 
 
@@ -153,15 +158,22 @@ def facet_tables(pages: list[str], facets: dict[str, dict[str, str]]) -> tuple[d
     return values, {"groups": groups, "kinds": kinds, "categories": categories}
 
 
-def write_meta(folder: Path, pages: list[str], facets: dict[str, dict[str, str]], word_files: int) -> None:
-    values, per_page = facet_tables(pages, facets)
-    meta = {"format": FORMAT, "pages": len(pages), "wordFiles": word_files, "facets": values, **per_page}
-    (folder / META_FILE).write_bytes(_packed(_json(meta)))
+def write_meta(folder: Path, pages: list[str], facets: dict[str, dict[str, str]], word_files: int, digest) -> None:
+    """Write budgets.bin and meta.bin. The meta file's `version` digests every file of the
+    index (`digest` has the page and word files already): search.js asks for the others
+    with `?v=version`, so a browser never mixes files of two builds from its cache."""
     budgets = []
     for rel in pages:
         budget = facets[rel].get("budget")
         budgets.append((int(budget) if budget.isdigit() else float(budget)) if budget else None)
-    (folder / BUDGETS_FILE).write_bytes(_packed(_json(budgets)))
+    packed = _packed(_json(budgets))
+    digest.update(packed)
+    (folder / BUDGETS_FILE).write_bytes(packed)
+    values, per_page = facet_tables(pages, facets)
+    meta = {"format": FORMAT, "pages": len(pages), "wordFiles": word_files, "facets": values, **per_page}
+    digest.update(_json(meta))
+    meta["version"] = digest.hexdigest()[:16]
+    (folder / META_FILE).write_bytes(_packed(_json(meta)))
 
 
 def _json(value) -> bytes:

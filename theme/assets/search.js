@@ -27,8 +27,8 @@ const TITLE = '#';
 
 // An index file's bytes, unpacked: the build gzips every file; a server may have
 // unpacked it on the way (Content-Encoding), so only bytes that start gzip are unpacked.
-async function load(path) {
-  const response = await fetch(new URL(path, bundle));
+async function load(path, init = {}) {
+  const response = await fetch(new URL(path, bundle), init);
   if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
   const bytes = new Uint8Array(await response.arrayBuffer());
   if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return bytes;
@@ -36,7 +36,7 @@ async function load(path) {
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 const decoder = new TextDecoder();
-const loadJson = async (path) => JSON.parse(decoder.decode(await load(path)));
+const loadJson = async (path, init) => JSON.parse(decoder.decode(await load(path, init)));
 const cached = (make) => {
   let promise;
   return () => {
@@ -46,9 +46,12 @@ const cached = (make) => {
   };
 };
 
-// meta.bin: page count, word files, facet values and each page's facets.
+// meta.bin: page count, word files, facet values, each page's facets and the index's
+// version. It is checked with the server on every first search (a redeployed site
+// numbers its pages anew); every other file is asked for with `?v=version`, so the
+// browser's cache never mixes files of two builds.
 const meta = cached(async () => {
-  const m = await loadJson('meta.bin');
+  const m = await loadJson('meta.bin', { cache: 'no-cache' });
   const facets = [];
   let n = 0;
   for (const [count, y, r, a] of m.groups) {
@@ -60,10 +63,11 @@ const meta = cached(async () => {
       });
     }
   }
-  return { pages: m.pages, wordFiles: m.wordFiles, facets };
+  return { pages: m.pages, wordFiles: m.wordFiles, facets, version: m.version };
 });
-const budgetTable = cached(() => loadJson('budgets.bin'));
-const pageFile = (n) => loadJson(`pages/${Math.floor(n / 1024)}/${n}.bin`);
+const versioned = async (path) => `${path}?v=${(await meta()).version}`;
+const budgetTable = cached(async () => loadJson(await versioned('budgets.bin')));
+const pageFile = async (n) => loadJson(await versioned(`pages/${Math.floor(n / 1024)}/${n}.bin`));
 
 // FNV-1a of the word's UTF-8 bytes (gongkai/search/index.py word_hash).
 const encoder = new TextEncoder();
@@ -95,7 +99,7 @@ function pagesOf(data) {
 const wordFiles = new Map();
 function wordFile(n) {
   if (!wordFiles.has(n)) {
-    const p = load(`words/${n}.bin`).then((data) => {
+    const p = versioned(`words/${n}.bin`).then(load).then((data) => {
       const entries = new Map();
       const at = { i: 0 };
       while (at.i < data.length) {
@@ -105,7 +109,7 @@ function wordFile(n) {
         const value = varint(data, at);
         if (value % 2) {
           let pages;
-          entries.set(key, () => (pages ??= load(`words/big/${(value - 1) / 2}.bin`).then(pagesOf)));
+          entries.set(key, () => (pages ??= versioned(`words/big/${(value - 1) / 2}.bin`).then(load).then(pagesOf)));
         } else {
           const posting = data.subarray(at.i, at.i + value / 2);
           at.i += value / 2;
