@@ -60,16 +60,16 @@ def run(func: Callable[..., Any], work: list, workers: int, shared: Any = _NOTHI
 
 
 @contextlib.contextmanager
-def beside(func: Callable[[Any], Any], item: Any, enabled: bool = True) -> Iterator[Callable[[], Any]]:
+def beside(func: Callable[[Any], Any], item: Any) -> Iterator[Callable[[], Any]]:
     """Run `func(item)` in a worker process of its own while the caller goes on; yields the
-    function that waits for its result (raising what it raised). Without `enabled`, or
-    with one core, the work is done when the result is asked for.
+    function that waits for its result (raising what it raised). With one core the work
+    is done when the result is asked for.
 
     The worker is a fresh interpreter (spawned, not forked): `func` and `item` are pickled
     to it, and it holds nothing of the caller's memory. Forked, it shared the build's
     memory only until it wrote to it: a 100,000-page build with search, its index made
     beside the site-wide pages, peaked at 1.8 GB with a forked worker, 1.5 GB with this."""
-    if not enabled or worker_count() <= 1:
+    if worker_count() <= 1:
         yield lambda: func(item)
         return
     context = multiprocessing.get_context("spawn")

@@ -114,7 +114,7 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
         raise Stop(problems)
     with contextlib.ExitStack() as stack:
         staging = stack.enter_context(write.staging(target, config.content_dir, config.root))
-        records = stack.enter_context(_page_records(len(files))) if with_search else None
+        records = stack.enter_context(page_records(len(files))) if with_search else None
         # Each agency year: read, check, derive, render, write into staging, check its pages.
         results = site.years(files, site.job(staging=staging, record_folder=records and str(records.folder)))
         notes = site.judge(results)
@@ -125,7 +125,7 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
         indexed = None
         if records is not None:
             for result in results:
-                records.add(result.records, result.recorded)
+                records.add(result.records)
             indexed = start_index(stack, staging, records)
         # The pages and data that list every agency year, from the outlines and the data
         # files in staging (so they are never all held in memory here).
@@ -154,7 +154,7 @@ def _build(site: Site, files: list[Path], target: Path, stamp: str, with_search:
 
 
 @contextlib.contextmanager
-def _page_records(agency_years: int) -> Iterator[search.PageRecords]:
+def page_records(agency_years: int) -> Iterator[search.PageRecords]:
     """Where the build's workers write each page's search record while its bytes are in memory.
     The scratch folder goes to /dev/shm if it has room for the pages of 16 projects per
     agency-year file (the seeds have up to 15), which is all the estimate decides."""
@@ -165,10 +165,10 @@ def _page_records(agency_years: int) -> Iterator[search.PageRecords]:
         raise IndexFailed(f"no scratch folder for it: {exc}") from exc
 
 
-def index_search(staging: Path, records: Optional[search.PageRecords] = None) -> None:
-    """The search index of the staging folder (`records`: every searched page's, if given)."""
+def index_search(staging: Path, records: search.PageRecords) -> None:
+    """The search index of the staging folder from `records`, every searched page's."""
     try:
-        search.build_index(staging, records, complete=records is not None)
+        search.build_index(staging, records)
     except Exception as exc:  # the index has its own failure modes; the site must not swap in
         raise IndexFailed(str(exc) or type(exc).__name__) from exc
 

@@ -38,7 +38,7 @@ from .errors import relpath
 from .files import FILE, walk_folder
 from .measure import Tally
 from .model import Agency
-from .pipeline import (FAILURES, IndexFailed, Stop, digest_tree, failed, fingerprint, start_index,
+from .pipeline import (FAILURES, IndexFailed, Stop, digest_tree, failed, fingerprint, page_records, start_index,
                        terminate_as_exit)
 from .render import site_folder
 from .site import Site, order, ranked
@@ -196,8 +196,7 @@ def build_shard_command(config_path: str | Path, given: list[str], output: Optio
             return 1
         try:
             with write.staging(target, config.content_dir, config.root) as staging, \
-                    search.scratch(len(chosen) * 16) as scratch:
-                records = search.PageRecords(scratch)
+                    page_records(len(chosen)) as records:
                 results = site.years(chosen, site.job(staging=staging, record_folder=str(records.folder)))
                 notes = site.judge(results)
                 if any(p.is_error for p in notes):
@@ -215,7 +214,7 @@ def build_shard_command(config_path: str | Path, given: list[str], output: Optio
                 sizes = {path: size for r in results for path, size in r.sizes.items()}
                 sizes[SHARD_FILE] = len(data)
                 for result in results:
-                    records.add(result.records, result.recorded)
+                    records.add(result.records)
                 sizes[SEARCH_FILE] = search.pack_records(records, staging / SEARCH_FILE)
                 write.seal(staging, stamp, sizes)
         except FAILURES as exc:
@@ -297,7 +296,7 @@ def _merge(config_path: Path, folders: list[Path], output, with_search: bool) ->
             indexed = None
             if with_search:
                 # From the shards' search records, as in a build (start_index).
-                records = search.PageRecords(stack.enter_context(search.scratch(len(years) * 16)))
+                records = stack.enter_context(page_records(len(years)))
                 for folder in folders:
                     try:
                         search.unpack_records(folder / SEARCH_FILE, records)

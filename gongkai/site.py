@@ -58,7 +58,6 @@ class YearResult:
     output: Optional[Output] = None                         # its files (only when kept)
     facts: Optional[YearFacts] = None                       # its facts (only when kept)
     records: list = field(default_factory=list)             # search records written (build with search)
-    recorded: list[str] = field(default_factory=list)       # the pages they were made for
     clash: bool = False                                     # its files were written by another
     links_out: frozenset = frozenset()                      # other agency years' folders it links into
 
@@ -107,7 +106,6 @@ def render_year(job: YearJob, facts: YearFacts, result: YearResult) -> YearResul
             result.clash = True
         if job.record_folder is not None:
             result.records = record_files(out.files, job.record_folder)
-            result.recorded = [rel for rel in out.files if rel.endswith(".html")]
     if job.keep:
         result.output, result.facts = out, facts
     return result

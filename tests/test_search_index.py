@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-import unicodedata
 from pathlib import Path
 
 import pytest
@@ -14,8 +13,8 @@ from hypothesis import given, strategies as st
 
 from gongkai import searchtext
 from gongkai.search import SearchIndexError, build_index, index
-from gongkai.search.index import (BUDGETS_FILE, META_FILE, TITLE, page_path, posting, read_file, read_varints,
-                                  read_words, varints, word_hash)
+from gongkai.search.index import (BUDGETS_FILE, META_FILE, TITLE, page_path, posting, read_file, read_posting,
+                                  read_varints, read_words, varints, word_hash)
 from gongkai.search.records import (BLOCK, SCRATCH_PREFIX, is_word_char, lowered, page_facets, page_record,
                                     remove_stale_scratch, scratch_dir, search_words)
 from gongkai.searchtext import main_text
@@ -148,12 +147,7 @@ def test_page_record_carries_text_title_facets_and_words():
 def test_postings_round_trip(pages: list[int]):
     from array import array
     pages.sort()
-    data = posting(array("i", pages))
-    at, back = -1, []
-    for gap in read_varints(data):
-        at += gap
-        back.append(at)
-    assert back == pages
+    assert read_posting(posting(array("i", pages))) == pages
     assert read_varints(varints([0, 127, 128, 300, 2 ** 35])) == [0, 127, 128, 300, 2 ** 35]
 
 
@@ -260,7 +254,6 @@ def test_record_scratch_folder(tmp_path: Path):
 def test_word_characters_are_letters_and_digits():
     """is_word_char is Unicode's letters and numbers (search.js: /[\\p{L}\\p{N}]/u)."""
     assert all(map(is_word_char, "老A9ǅⅫ①")) and not any(map(is_word_char, " .%（_\u0301"))
-    assert all(is_word_char(chr(cp)) == (unicodedata.category(chr(cp))[0] in "LN") for cp in range(0x3000, 0x3100))
 
 
 def test_the_index_is_the_same_made_beside_or_after_the_site_wide_pages(tmp_path: Path, monkeypatch):

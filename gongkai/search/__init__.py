@@ -41,23 +41,21 @@ def index_workers() -> int:
     return parallel.worker_count() if threading.current_thread() is threading.main_thread() else 1
 
 
-def build_index(site_dir: Path, records: Optional[PageRecords] = None, complete: bool = False) -> dict:
+def build_index(site_dir: Path, records: Optional[PageRecords] = None) -> dict:
     """Build the search index in `site_dir/search-index/`; return figures (pages, word
     files, seconds).
 
-    `records` holds records written already (the build's workers write those of the pages
-    they render); the other pages' are made here, unless `records` is `complete` (every
-    searched page's: the site-wide pages carry no facets). Raises SearchIndexError (or
-    OSError) on failure; `site_dir` then has no new index."""
+    `records` holds the record of every searched page (the build's workers write them
+    while the pages are in memory; the site-wide pages carry no facets); without it they
+    are made here from the site's pages. Raises SearchIndexError (or OSError) on
+    failure; `site_dir` then has no new index."""
     site_dir = Path(site_dir)
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        pages = [] if complete else site_pages(site_dir)
         if records is None:
+            pages = site_pages(site_dir)
             records = PageRecords(stack.enter_context(scratch(len(pages))))
-        rest = [rel for rel in pages if rel not in records.seen]
-        if rest:
-            write_records(site_dir, records, rest, index_workers())
+            write_records(site_dir, records, pages, index_workers())
         if not records.facets:
             raise SearchIndexError("no page to index: no page carries data-search-* facets")
         fresh = Path(tempfile.mkdtemp(prefix=f".{BUNDLE}-new-", dir=site_dir))

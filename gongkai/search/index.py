@@ -27,12 +27,15 @@ most. That keeps a first search small at any size (docs/search.md).
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import os
 from array import array
 from collections import defaultdict
 from operator import sub
 from pathlib import Path
+
+from .records import FILTERS
 
 META_FILE = "meta.bin"
 BUDGETS_FILE = "budgets.bin"
@@ -41,7 +44,6 @@ FORMAT = 1
 WORD_FILE_BYTES = 3 * 1024  # postings per word file, before gzip
 BIG_POSTING = 1536          # a posting larger than this (before gzip) gets a file of its own
 PAGE_FOLDER = 1024          # page files per folder
-FACET_NAMES = ("year", "region", "agency", "category", "kind")
 
 
 def word_hash(word: str) -> int:
@@ -77,16 +79,29 @@ def posting(pages: array) -> bytes:
 
 
 def read_varints(data: bytes) -> list[int]:
-    """The integers of `varints` (tests and tools read the index back with it)."""
-    out, n, shift = [], 0, 0
-    for byte in data:
-        n |= (byte & 127) << shift
-        if byte & 128:
-            shift += 7
-        else:
-            out.append(n)
-            n, shift = 0, 0
+    """The integers of `varints` (tests and tools read the index back with these)."""
+    out, i = [], 0
+    while i < len(data):
+        n, i = _varint(data, i)
+        out.append(n)
     return out
+
+
+def read_posting(data: bytes) -> list[int]:
+    """The page numbers of a `posting`."""
+    return list(itertools.accumulate(read_varints(data), initial=-1))[1:]
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    """The varint at `i` and where the next one starts."""
+    n, shift = 0, 0
+    while True:
+        byte = data[i]
+        i += 1
+        n |= (byte & 127) << shift
+        if not byte & 128:
+            return n, i
+        shift += 7
 
 
 def _packed(data: bytes) -> bytes:
@@ -141,7 +156,7 @@ def facet_tables(pages: list[str], facets: dict[str, dict[str, str]]) -> tuple[d
     values = {name: sorted({v for f in facets.values() for v in
                             (f.get(name, "").split("|") if name == "category" else [f.get(name, "")]) if v},
                            reverse=name == "year")
-              for name in FACET_NAMES}
+              for name in FILTERS}
     index = {name: {v: i for i, v in enumerate(vs)} for name, vs in values.items()}
     groups: list[list] = []
     kinds, categories = [], []
@@ -192,32 +207,16 @@ def read_words(folder: Path, word: str) -> list[int]:
     data = gzip.decompress((folder / "words" / f"{word_hash(word.removeprefix(TITLE)) % count}.bin").read_bytes())
     i = 0
     while i < len(data):
-        (length,), i = _one_varint(data, i)
+        length, i = _varint(data, i)
         key, i = data[i:i + length].decode("utf-8"), i + length
-        (value,), i = _one_varint(data, i)
+        value, i = _varint(data, i)
         if value & 1:
             body = gzip.decompress((folder / "words" / "big" / f"{value >> 1}.bin").read_bytes())
         else:
             body, i = data[i:i + (value >> 1)], i + (value >> 1)
         if key == word:
-            gaps = read_varints(body)
-            pages, at = [], -1
-            for gap in gaps:
-                at += gap
-                pages.append(at)
-            return pages
+            return read_posting(body)
     return []
-
-
-def _one_varint(data: bytes, i: int) -> tuple[list[int], int]:
-    n, shift = 0, 0
-    while True:
-        byte = data[i]
-        i += 1
-        n |= (byte & 127) << shift
-        if not byte & 128:
-            return [n], i
-        shift += 7
 
 
 def set_modes(folder: Path) -> None:

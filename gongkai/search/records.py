@@ -38,6 +38,7 @@ FACET_PREFIX = "data-search-"
 # The facets each page carries: the search page's five filters (category: 一级指标 joined
 # by "|"), the page kind (部门 or 项目) and the budget in yuan.
 FACETS = ("year", "region", "agency", "category", "kind", "budget")
+FILTERS = FACETS[:5]     # the facets the search page filters by (budget it sorts by)
 BLOCK = "\0"            # ends a block (cell, paragraph, heading) in a page file's text
 SHM = "/dev/shm"
 RECORD_BYTES = 16 * 1024       # per page, room to spare: records are about 6 KB each
@@ -200,20 +201,18 @@ def record_files(files: dict[str, bytes], folder: str) -> list[tuple[str, dict[s
 
 
 class PageRecords:
-    """A site's page records in a scratch folder (`root/pages/`), the facets of each by
-    path, and which pages were looked at."""
+    """A site's page records in a scratch folder (`root/pages/`) and the facets of each by
+    path."""
 
     def __init__(self, root: Path):
         self.root = Path(root)
         self.folder = self.root / "pages"
         self.folder.mkdir(exist_ok=True)
         self.facets: dict[str, dict[str, str]] = {}
-        self.seen: set[str] = set()
 
-    def add(self, found: list[tuple[str, dict[str, str]]], seen) -> None:
+    def add(self, found: list[tuple[str, dict[str, str]]]) -> None:
         for rel, facets in found:
             self.facets[rel] = facets
-        self.seen.update(seen)
 
 
 def pack_records(records: PageRecords, path: Path) -> int:
@@ -236,15 +235,14 @@ def unpack_records(path: Path, records: PageRecords) -> None:
             if len(data) != head["bytes"]:
                 raise ValueError(f"{path}: ends inside the record of {head['url']}")
             (records.folder / flat_name(head["url"])).write_bytes(data)
-            records.add([(head["url"], head["facets"])], [head["url"]])
+            records.add([(head["url"], head["facets"])])
 
 
 def write_records(site_dir: Path, records: PageRecords, pages: list[str], workers: int) -> None:
     """Write the records of `pages` of `site_dir` into `records` (in parallel)."""
     work = [(str(site_dir), str(records.folder), paths) for paths in parallel.tasks(pages, 200)]
     for found in parallel.run(_record_task, work, workers if len(pages) >= 400 else 1):
-        records.add(found, ())
-    records.seen.update(pages)
+        records.add(found)
 
 
 # --- the scratch folder -------------------------------------------------------------------
